@@ -1,4 +1,36 @@
-//! aml-events: react to Azure Machine Learning workspace events.
+//! # aml-events
+//!
+//! React to Azure Machine Learning workspace events (`ModelRegistered`, `ModelDeployed`, `RunCompleted`,
+//! `RunStatusChanged`, `DatasetDriftDetected`) delivered by Azure Event Grid, as an Azure Functions
+//! custom handler. A request arrives at a *door* ([`door`]): the Functions host's invocation today,
+//! more doors share the same core. The door only finds the raw event text; the [`core::Core`] decodes it
+//! ([`event`]: Event Grid schema or CloudEvents 1.0 over typed data, lenient where Azure is
+//! inconsistent) and runs the [`hooks`] that want it.
+//!
+//! The core classifies every event as *handled* (hook failures mean *retry*: answer 5xx so Event Grid
+//! redelivers), *ignored* (not an ML event) or *rejected* (undecodable: retrying cannot help), and each
+//! door maps those to its protocol's answers in one place. Nothing in the core knows which door called.
+//!
+//! ```
+//! use aml_events::event::{Event, MlEvent};
+//! let text = aml_events::samples::sample(
+//!     aml_events::event::EventKind::ModelDeployed,
+//!     aml_events::event::Schema::CloudEvents,
+//! ).unwrap();
+//! let events = aml_events::event::decode_batch::<MlEvent>(text)?;
+//! let event: &Event<MlEvent> = events[0].as_ref().unwrap();
+//! let MlEvent::ModelDeployed(deployed) = &event.data else { unreachable!() };
+//! assert_eq!(deployed.model_ids().len(), 2);
+//! # Ok::<(), aml_events::event::DecodeError>(())
+//! ```
 #![deny(missing_docs, rust_2018_idioms)]
 
+pub mod cli;
+pub mod core;
+pub mod door;
 pub mod event;
+pub mod hooks;
+pub mod samples;
+pub mod server;
+pub mod settings;
+pub mod telemetry;

@@ -131,7 +131,7 @@ impl<T: EventData> Event<T> {
     }
 }
 
-fn parse_borrowed<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, DecodeError> {
+pub(crate) fn parse_borrowed<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, DecodeError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(DecodeError::from_serde)?;
     de.end()
@@ -139,27 +139,16 @@ fn parse_borrowed<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, DecodeErro
     Ok(value)
 }
 
-/// Decodes a body that holds one event object or a JSON array of them (Event Grid always sends an
-/// array; CloudEvents structured mode sends one object, batched mode an array).
-///
-/// The outer `Err` means the body itself is unusable (not JSON, not an object or array). Otherwise each
-/// element decodes on its own, so one bad event does not hide the others; element errors carry their
-/// index (`$[3].data.modelVersion`).
-pub fn decode_batch<T: EventData>(
-    json: &str,
-) -> Result<Vec<Result<Event<T>, DecodeError>>, DecodeError> {
+/// Splits a body that holds one event object or a JSON array of them (Event Grid always sends an
+/// array; CloudEvents structured mode sends one object, batched mode an array) into the raw JSON text of
+/// each event, without decoding the events. `Err` means the body itself is unusable.
+pub fn split_batch(json: &str) -> Result<Vec<&str>, DecodeError> {
     match json.trim_start().as_bytes().first() {
         Some(b'[') => {
             let items: Vec<&RawValue> = parse_borrowed(json)?;
-            Ok(items
-                .into_iter()
-                .enumerate()
-                .map(|(i, raw)| {
-                    Event::from_json(raw.get()).map_err(|e| e.within(&JsonPath::root().index(i)))
-                })
-                .collect())
+            Ok(items.into_iter().map(RawValue::get).collect())
         }
-        Some(b'{') => Ok(vec![Event::from_json(json)]),
+        Some(b'{') => Ok(vec![json]),
         Some(b'"') => Err(DecodeError::new(
             JsonPath::root(),
             "expected an event object or an array of events, found a JSON string",
@@ -180,6 +169,29 @@ pub fn decode_batch<T: EventData>(
             "the body is empty; expected an event",
         )),
     }
+}
+
+/// Decodes a body that holds one event or an array of them (see [`split_batch`]).
+///
+/// The outer `Err` means the body itself is unusable. Otherwise each element decodes on its own, so one
+/// bad event does not hide the others; element errors carry their index (`$[3].data.modelVersion`)
+/// when the body is an array.
+pub fn decode_batch<T: EventData>(
+    json: &str,
+) -> Result<Vec<Result<Event<T>, DecodeError>>, DecodeError> {
+    let is_array = json.trim_start().starts_with('[');
+    Ok(split_batch(json)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let result = Event::from_json(raw);
+            if is_array {
+                result.map_err(|e| e.within(&JsonPath::root().index(i)))
+            } else {
+                result
+            }
+        })
+        .collect())
 }
 
 /// A short name of a JSON value's type, for error messages.

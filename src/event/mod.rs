@@ -11,9 +11,10 @@ mod kind;
 mod lenient;
 mod ml;
 mod resource;
+mod summary;
 mod system;
 
-pub use envelope::{decode_batch, Event, EventData, Schema};
+pub use envelope::{decode_batch, split_batch, Event, EventData, Schema};
 pub use error::{DecodeError, JsonPath};
 pub use kind::EventKind;
 pub use lenient::{format_time, parse_time};
@@ -24,7 +25,7 @@ pub use ml::{
 pub use resource::{Subject, Workspace};
 pub use system::{SubscriptionDeleted, SubscriptionValidation};
 
-pub(crate) use envelope::{parse_str, type_name};
+pub(crate) use envelope::{parse_borrowed, parse_str, type_name};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

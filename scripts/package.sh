@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the release handler for Azure Functions (Linux x64), places it at ./handler where host.json
+# expects it, and writes dist/aml-events.zip with the executable bit kept.
+#
+# Prefers the static x86_64-unknown-linux-musl target, which runs on every Functions Linux image
+# whatever its glibc; falls back to the host target (with a warning) when musl cannot be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+musl=x86_64-unknown-linux-musl
+target=""
+if command -v rustup >/dev/null 2>&1; then
+  if rustup target list --installed 2>/dev/null | grep -qx "$musl" || rustup target add "$musl" >/dev/null 2>&1; then
+    target=$musl
+  fi
+fi
+
+if [ -n "$target" ]; then
+  echo "building for $target"
+  cargo build --release --locked --bin handler --target "$target"
+  binary="target/$target/release/handler"
+else
+  echo "warning: the $musl target is not available; building for the host target." >&2
+  echo "warning: the binary links the host's glibc and may not start on older Functions images." >&2
+  cargo build --release --locked --bin handler
+  binary="target/release/handler"
+fi
+
+cp "$binary" ./handler
+chmod 755 ./handler
+
+mkdir -p dist
+rm -f dist/aml-events.zip
+files=(handler host.json hooks.toml MlWorkspaceEvents)
+# zip stores Unix permissions (the exec bit) by default; Python's zipfile is the fallback.
+if command -v zip >/dev/null 2>&1; then
+  zip -q -r dist/aml-events.zip "${files[@]}"
+else
+  python3 - "${files[@]}" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile("dist/aml-events.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    for root in sys.argv[1:]:
+        paths = [root] if os.path.isfile(root) else [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+        for p in paths:
+            info = zipfile.ZipInfo.from_file(p)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(p, "rb") as fh:
+                z.writestr(info, fh.read())
+PY
+fi
+size=$(stat -c %s ./handler)
+echo "wrote ./handler ($size bytes) and dist/aml-events.zip"

@@ -1,0 +1,109 @@
+//! The core every door calls: decode an event, run the hooks, classify the result.
+//!
+//! Doors hand the core raw event text and turn the [`Disposition`] into their own answer; the core
+//! never knows which door called it. The three dispositions are the error classes of the whole
+//! service: *handled* (possibly with hook failures, which mean *retry*), *ignored* (not for us) and
+//! *rejected* (cannot be decoded; retrying would not help).
+
+use crate::event::{split_batch, DecodeError, Event, EventKind, JsonPath, MlEvent};
+use crate::hooks::{Dispatcher, Outcome};
+use futures_util::future::join_all;
+use tracing::Instrument;
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// The event was decoded and its hooks ran; `outcome.failures` non-empty means *retry*.
+    Handled(Outcome),
+    /// The event is valid but not one of ours (another event type, an Event Grid system event).
+    Ignored,
+    /// The event cannot be decoded. Retrying would fail the same way.
+    Rejected(DecodeError),
+}
+
+/// One event's result, with what a door needs to report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Processed {
+    /// The event's id, when it could be read.
+    pub event_id: Option<String>,
+    /// The event type, when it could be read.
+    pub event_type: Option<String>,
+    /// What happened.
+    pub disposition: Disposition,
+}
+
+impl Processed {
+    /// Whether a hook failed, so the event must be redelivered.
+    pub fn needs_retry(&self) -> bool {
+        matches!(&self.disposition, Disposition::Handled(o) if !o.failures.is_empty())
+    }
+}
+
+/// The decode-and-dispatch core shared by every door.
+#[derive(Debug, Clone, Default)]
+pub struct Core {
+    dispatcher: Dispatcher,
+}
+
+impl Core {
+    /// A core that runs `dispatcher`'s hooks.
+    pub fn new(dispatcher: Dispatcher) -> Self {
+        Self { dispatcher }
+    }
+
+    /// The hooks this core runs.
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// Decodes one event from its JSON text and runs the hooks that want it.
+    pub async fn process_event(&self, raw: &str) -> Processed {
+        let event: Event<MlEvent> = match Event::from_json(raw) {
+            Ok(event) => event,
+            Err(error) => {
+                return Processed {
+                    event_id: None,
+                    event_type: None,
+                    disposition: Disposition::Rejected(error),
+                }
+            }
+        };
+        let span =
+            tracing::info_span!("event", event_id = %event.id, event_type = %event.event_type);
+        let disposition = async {
+            if event.kind() == EventKind::Other || !event.kind().is_ml() {
+                tracing::debug!("not an Azure ML event; ignored");
+                Disposition::Ignored
+            } else {
+                Disposition::Handled(self.dispatcher.dispatch(&event).await)
+            }
+        }
+        .instrument(span)
+        .await;
+        Processed {
+            event_id: Some(event.id),
+            event_type: Some(event.event_type),
+            disposition,
+        }
+    }
+
+    /// Processes a body holding one event or an array of events, concurrently. The outer `Err` means
+    /// the body is unusable as a whole. Rejected events carry paths from the body's root.
+    pub async fn process_body(&self, body: &str) -> Result<Vec<(Processed, String)>, DecodeError> {
+        let raws = split_batch(body)?;
+        let is_array = body.trim_start().starts_with('[');
+        let results = join_all(raws.iter().map(|raw| self.process_event(raw))).await;
+        Ok(results
+            .into_iter()
+            .zip(raws)
+            .enumerate()
+            .map(|(i, (mut processed, raw))| {
+                if let (true, Disposition::Rejected(error)) = (is_array, &mut processed.disposition)
+                {
+                    *error = error.clone().within(&JsonPath::root().index(i));
+                }
+                (processed, raw.to_owned())
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,112 @@
+//! The front doors: transport only. Each turns a request into raw event text for the [`Core`] and the
+//! core's dispositions into that transport's answer.
+
+pub mod body;
+pub mod functions;
+
+use crate::core::Core;
+use crate::settings::Settings;
+use body::{BodyReadError, PayloadTooLarge};
+use functions::{FunctionsDoor, InvocationResponse};
+use serde_json::json;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tracing::Instrument;
+use warp::http::StatusCode;
+use warp::{Filter, Rejection, Reply};
+
+/// Everything a request needs: the core and each door's options. Shared by all requests.
+#[derive(Debug, Clone, Default)]
+pub struct App {
+    /// Decoding and hooks.
+    pub core: Core,
+    /// The Functions custom-handler door's options.
+    pub functions: FunctionsDoor,
+    /// Process settings (limits).
+    pub settings: Settings,
+}
+
+/// The header carrying the host's invocation id.
+pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
+
+/// All routes of the process: `GET /` (readiness) and `POST /{FunctionName}` (invocations), with every
+/// rejection turned into a JSON answer.
+pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    readiness().or(invocation(app)).recover(answer_rejection)
+}
+
+/// `GET /`: the host polls it every 25 ms after start and treats any answer as "ready".
+fn readiness() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path::end()
+        .and(warp::get())
+        .map(|| warp::reply::json(&json!({"status": "ready"})))
+}
+
+/// `POST /{FunctionName}`: one custom-handler invocation.
+fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let limit = app.settings.max_invocation_bytes;
+    warp::path::param::<String>()
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(warp::header::optional::<String>(INVOCATION_ID_HEADER))
+        .and(body::limited(limit))
+        .and(warp::any().map(move || app.clone()))
+        .then(
+            |function: String, invocation_id: Option<String>, body: bytes::Bytes, app: Arc<App>| {
+                let invocation_id = invocation_id.unwrap_or_default();
+                let span = tracing::info_span!("invocation", %invocation_id, %function);
+                async move {
+                    let (status, response) =
+                        app.functions.invoke(&app.core, &function, &body).await;
+                    tracing::debug!(status = status.as_u16(), "invocation answered");
+                    warp::reply::with_status(warp::reply::json(&response), status)
+                }
+                .instrument(span)
+            },
+        )
+}
+
+/// Turns rejections into JSON answers. Invocation-shaped bodies keep the host's parser happy even
+/// when it will fail the invocation.
+async fn answer_rejection(rejection: Rejection) -> Result<impl Reply, Infallible> {
+    let (status, message) = if let Some(too_large) = rejection.find::<PayloadTooLarge>() {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body exceeds the limit of {} bytes",
+                too_large.limit
+            ),
+        )
+    } else if let Some(BodyReadError(reason)) = rejection.find::<BodyReadError>() {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("the request body could not be read: {reason}"),
+        )
+    } else if rejection.is_not_found() {
+        (
+            StatusCode::NOT_FOUND,
+            "no such route: invocations are POST /{FunctionName}".to_owned(),
+        )
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: invocations are POST /{FunctionName}".to_owned(),
+        )
+    } else if let Some(header) = rejection.find::<warp::reject::InvalidHeader>() {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("invalid header `{}`", header.name()),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("bad request: {rejection:?}"),
+        )
+    };
+    tracing::warn!(status = status.as_u16(), "{message}");
+    let body = InvocationResponse {
+        logs: vec![message],
+        ..InvocationResponse::default()
+    };
+    Ok(warp::reply::with_status(warp::reply::json(&body), status))
+}

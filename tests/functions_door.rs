@@ -1,0 +1,296 @@
+//! End to end: the built `handler` binary, started and called exactly as the Azure Functions host does.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use support::{
+    chunk, chunked_head, expected_facts, fixture_events, good_fixtures, invocation,
+    invocation_string_encoded, read_response, Handler,
+};
+use tokio::io::AsyncWriteExt;
+
+const FUNCTION: &str = "MlWorkspaceEvents";
+
+async fn json_answer(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert_eq!(content_type, "application/json", "every answer is JSON");
+    let body: Value = response.json().await.expect("JSON body");
+    let keys: Vec<&String> = body.as_object().expect("object").keys().collect();
+    assert_eq!(
+        keys,
+        ["Logs", "Outputs", "ReturnValue"],
+        "custom-handler response shape"
+    );
+    (status, body)
+}
+
+#[tokio::test]
+async fn every_fixture_is_decoded_and_logged_then_sigterm_exits_cleanly() {
+    let handler = Handler::start(&[]).await;
+    let mut calls = 0;
+    for name in good_fixtures() {
+        let facts = expected_facts(&name);
+        for event in fixture_events(&name) {
+            for (form, body) in [
+                ("object", invocation(&event)),
+                ("string", invocation_string_encoded(&event)),
+            ] {
+                calls += 1;
+                let invocation_id = format!("inv-{calls}");
+                let answer = handler
+                    .invoke(FUNCTION, &invocation_id, body.to_string())
+                    .await;
+                let (status, body) = json_answer(answer).await;
+                assert_eq!(status, 200, "{name} ({form}): {body}");
+                assert_eq!(body["Outputs"], json!({}), "{name} ({form})");
+                assert_eq!(body["ReturnValue"], Value::Null);
+                let logs = body["Logs"].as_array().unwrap();
+                if facts.is_empty() {
+                    assert!(
+                        logs.is_empty(),
+                        "{name} ({form}) is not an ML event: {logs:?}"
+                    );
+                } else {
+                    assert_eq!(logs.len(), 1, "{name} ({form}): {logs:?}");
+                    let line = logs[0].as_str().unwrap();
+                    for fact in &facts {
+                        assert!(
+                            line.contains(fact),
+                            "{name} ({form}): {line:?} lacks {fact:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(calls >= 50, "{calls} invocations");
+
+    handler.terminate();
+    let (status, stdout, _stderr) = handler.wait(Duration::from_secs(15));
+    assert!(status.success(), "exit status {status:?}");
+    // Under the host, logs are JSON lines; a summary line carries invocation id, event id and type.
+    let summary_line = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("ModelDeployed:"))
+        })
+        .expect("a JSON log line for a ModelDeployed event");
+    let spans = summary_line["spans"].as_array().expect("span list");
+    assert!(spans.iter().any(|s| s["invocation_id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("inv-"))));
+    assert!(spans.iter().any(|s| s["event_id"].is_string()
+        && s["event_type"] == "Microsoft.MachineLearningServices.ModelDeployed"));
+}
+
+#[tokio::test]
+async fn undecodable_events_are_answered_200_with_the_error_and_path() {
+    let handler = Handler::start(&[]).await;
+    let ml = "Microsoft.MachineLearningServices.ModelRegistered";
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "not JSON",
+            "{\"Data\": {\"event\": ".to_owned(),
+            "not valid JSON",
+        ),
+        (
+            "no Data",
+            json!({"Metadata": {}}).to_string(),
+            "missing `Data`",
+        ),
+        (
+            "missing id",
+            invocation(&json!({"eventType": ml, "data": {}})).to_string(),
+            "missing `id` at $.Data.event.id",
+        ),
+        (
+            "modelVersion as an object",
+            invocation(&json!({"id": "e1", "eventType": ml, "data": {"modelVersion": {"v": 1}}}))
+                .to_string(),
+            "at $.Data.event.data.modelVersion",
+        ),
+        (
+            "data null",
+            invocation(&json!({"id": "e2", "eventType": ml, "data": null})).to_string(),
+            "found null at $.Data.event.data",
+        ),
+        (
+            "event string that is not JSON",
+            json!({"Data": {"event": "{not json"}}).to_string(),
+            "not valid JSON",
+        ),
+    ];
+    for (case, body, want) in cases {
+        let (status, answer) = json_answer(handler.invoke(FUNCTION, case, body).await).await;
+        assert_eq!(
+            status, 200,
+            "{case}: retrying an undecodable event cannot help"
+        );
+        let line = answer["Logs"][0].as_str().unwrap_or_default();
+        assert!(
+            line.starts_with("rejected event:") && line.contains(want),
+            "{case}: {line:?}"
+        );
+    }
+
+    // A declared length over the 4 MiB limit is refused with 413 before the body is read.
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", handler.port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /{FUNCTION} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{",
+        4 * 1024 * 1024 + 1
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (status, answer) = read_response(&mut stream).await;
+    assert_eq!(status, 413, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert!(
+        answer["Logs"][0].as_str().unwrap().contains("4194304"),
+        "{answer}"
+    );
+
+    // The process kept serving: a valid event is handled normally.
+    let event = &fixture_events("eventgrid-model-registered.json")[0];
+    let (status, answer) = json_answer(
+        handler
+            .invoke(FUNCTION, "after", invocation(event).to_string())
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(answer["Logs"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("ModelRegistered:"));
+
+    handler.terminate();
+    let (status, _stdout, stderr) = handler.wait(Duration::from_secs(15));
+    assert!(status.success());
+    // Rejections go to stderr (the host logs them as errors) with the raw event.
+    assert!(
+        stderr.contains("rejected an event that cannot be decoded"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(r#"\"id\":\"e1\""#),
+        "the raw event is in the error line: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn chunked_invocations_are_read_and_limited_while_streaming() {
+    let handler = Handler::start(&[("AML_EVENTS_MAX_INVOCATION_BYTES", "65536")]).await;
+    let event = &fixture_events("cloudevents-run-status-changed.json")[0];
+    let body = invocation(event).to_string();
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", handler.port))
+        .await
+        .unwrap();
+    stream
+        .write_all(chunked_head("/MlWorkspaceEvents", handler.port).as_bytes())
+        .await
+        .unwrap();
+    let (first, second) = body.as_bytes().split_at(body.len() / 2);
+    stream.write_all(&chunk(first)).await.unwrap();
+    stream.write_all(&chunk(second)).await.unwrap();
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    let (status, answer) = read_response(&mut stream).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("RunStatusChanged:"), "{answer}");
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", handler.port))
+        .await
+        .unwrap();
+    stream
+        .write_all(chunked_head("/MlWorkspaceEvents", handler.port).as_bytes())
+        .await
+        .unwrap();
+    let block = vec![b' '; 16 * 1024];
+    for _ in 0..5 {
+        if stream.write_all(&chunk(&block)).await.is_err() {
+            break;
+        }
+    }
+    let (status, answer) = read_response(&mut stream).await;
+    assert_eq!(status, 413, "{answer}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_invocation_finish() {
+    let handler = Handler::start(&[]).await;
+    let event = &fixture_events("eventgrid-model-deployed.json")[0];
+    let body = invocation(event).to_string();
+    let (first, second) = body.as_bytes().split_at(body.len() / 2);
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", handler.port))
+        .await
+        .unwrap();
+    stream
+        .write_all(chunked_head("/MlWorkspaceEvents", handler.port).as_bytes())
+        .await
+        .unwrap();
+    stream.write_all(&chunk(first)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    handler.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // New connections are refused while the in-flight one is still served.
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", handler.port))
+        .await
+        .is_err());
+
+    stream.write_all(&chunk(second)).await.unwrap();
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    let (status, answer) = read_response(&mut stream).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("ModelDeployed:"), "{answer}");
+    drop(stream);
+
+    let (status, _, _) = handler.wait(Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_non_numeric_port_is_a_clear_startup_error() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", "http")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("FUNCTIONS_CUSTOMHANDLER_PORT=\"http\" is not valid"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let handler = Handler::start(&[]).await;
+    let client = reqwest::Client::new();
+    let answer = client
+        .put(format!("{}/{FUNCTION}", handler.base))
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = json_answer(answer).await;
+    assert_eq!(status, 405);
+    let answer = client
+        .post(format!("{}/a/b", handler.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = json_answer(answer).await;
+    assert_eq!(status, 404);
+}
