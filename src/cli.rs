@@ -99,3 +99,130 @@ mod tests {
         assert!(err.contains("ModelRegistered"), "{err}");
     }
 }
+
+/// `handler check`: validates the hooks file and returns the hooks table and a summary line.
+pub fn check(
+    path: Option<&std::path::Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let config = crate::hooks::config::HooksConfig::load(path, env).map_err(|e| e.to_string())?;
+    config.dispatcher().map_err(|e| e.to_string())?;
+    let dedupe = match &config.settings.dedupe {
+        crate::hooks::config::DedupeSetting::Memory => "memory".to_owned(),
+        crate::hooks::config::DedupeSetting::Redis(url) => match reqwest::Url::parse(url) {
+            Ok(u) => format!("redis at {}", u.host_str().unwrap_or("?")),
+            Err(_) => "redis".to_owned(),
+        },
+    };
+    Ok(format!(
+        "{}\n{}: {} hook(s) OK; deadline {} ms; dedupe {dedupe}",
+        config.table().trim_end(),
+        config.file,
+        config.hooks.len(),
+        config.settings.deadline.as_millis()
+    ))
+}
+
+/// How `handler send` delivers events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendAs {
+    /// As the Functions host: `POST /{FunctionName}` with `{"Data": {"event": ...}}`, one per event.
+    Invocation,
+    /// As Event Grid: one `POST` with `aeg-event-type: Notification` and all events in an array.
+    Webhook,
+}
+
+/// The events of a `send` input: a file, `-`, or `sample:NAME` (Event Grid schema unless `schema`).
+pub fn send_input(input: &str, schema: Schema) -> Result<Vec<Value>, String> {
+    let text = match input.strip_prefix("sample:") {
+        Some(name) => sample(name, schema)?.to_owned(),
+        None => read_input(input)?,
+    };
+    match serde_json::from_str::<Value>(&text).map_err(|e| format!("{input}: not JSON: {e}"))? {
+        Value::Array(items) => Ok(items),
+        single => Ok(vec![single]),
+    }
+}
+
+/// `handler send --dry-run`: what every matching hook would send for each event, as pretty JSON.
+pub fn dry_run(
+    events: &[Value],
+    config: &crate::hooks::config::HooksConfig,
+) -> Result<String, String> {
+    let mut out = Vec::new();
+    for (i, raw) in events.iter().enumerate() {
+        let event: Event<MlEvent> = Event::from_json(&raw.to_string()).map_err(|e| {
+            format!(
+                "event {i}: {}",
+                e.within(&crate::event::JsonPath::root().index(i))
+            )
+        })?;
+        let mut hooks = Vec::new();
+        for hook in config
+            .hooks
+            .iter()
+            .filter(|h| crate::hooks::Hook::matches(*h, &event))
+        {
+            match hook.prepare(&event) {
+                Ok((preview, _)) => hooks.push(json!(preview)),
+                Err(e) => hooks.push(json!({"hook": hook.name, "error": e.message})),
+            }
+        }
+        out.push(json!({"event": event.id, "kind": event.kind().short_name(), "hooks": hooks}));
+    }
+    let text = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
+    Ok(config.secrets.redact(&text))
+}
+
+/// `handler send`: posts `events` to `to` and returns one line per request (status and body).
+/// `Err` when a request failed or was not answered 2xx.
+pub async fn send(events: &[Value], to: &str, mode: SendAs) -> Result<String, String> {
+    let client = reqwest::Client::new();
+    let mut lines = Vec::new();
+    let mut ok = true;
+    let requests: Vec<reqwest::RequestBuilder> = match mode {
+        SendAs::Invocation => events
+            .iter()
+            .map(|event| {
+                let body = json!({
+                    "Data": {"event": event},
+                    "Metadata": {"data": event.get("data").cloned().unwrap_or(Value::Null),
+                                 "sys": {"MethodName": "MlWorkspaceEvents"}}
+                });
+                client
+                    .post(to)
+                    .header("Content-Type", "application/json")
+                    .header(
+                        "X-Azure-Functions-InvocationId",
+                        format!("send-{:016x}", fastrand::u64(..)),
+                    )
+                    .body(body.to_string())
+            })
+            .collect(),
+        SendAs::Webhook => vec![client
+            .post(to)
+            .header("Content-Type", "application/json")
+            .header("aeg-event-type", "Notification")
+            .body(Value::Array(events.to_vec()).to_string())],
+    };
+    for request in requests {
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                ok &= status.is_success();
+                let body = response.text().await.unwrap_or_default();
+                lines.push(format!("{} {body}", status.as_u16()));
+            }
+            Err(e) => {
+                ok = false;
+                lines.push(format!("error: {}", e.without_url()));
+            }
+        }
+    }
+    let text = lines.join("\n");
+    if ok {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}

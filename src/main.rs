@@ -1,12 +1,17 @@
 //! `handler`: the Azure Functions custom handler for Azure ML events. Parses the command line and
 //! calls the library; all behaviour lives in `aml_events`.
 
+use aml_events::cli::{self, SendAs};
+use aml_events::core::Core;
+use aml_events::door::functions::FunctionsDoor;
 use aml_events::door::App;
 use aml_events::event::Schema;
+use aml_events::hooks::config::HooksConfig;
 use aml_events::settings::Settings;
-use aml_events::{cli, server, telemetry};
+use aml_events::{server, telemetry};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -24,7 +29,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT (default 8080); the default command.
-    Serve,
+    Serve {
+        /// The hooks file (default: $AML_EVENTS_HOOKS, else ./hooks.toml, else the embedded default).
+        #[arg(long, env = "AML_EVENTS_HOOKS")]
+        hooks: Option<PathBuf>,
+    },
+    /// Validate a hooks file and print its hooks.
+    Check {
+        /// The hooks file (default: $AML_EVENTS_HOOKS, else ./hooks.toml, else the embedded default).
+        #[arg(long, env = "AML_EVENTS_HOOKS")]
+        hooks: Option<PathBuf>,
+    },
     /// Decode events from a file (or - for stdin) and print them as JSON.
     Decode {
         /// A JSON file with one event or an array of events, Event Grid or CloudEvents schema.
@@ -39,6 +54,27 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SchemaArg::Eventgrid)]
         schema: SchemaArg,
     },
+    /// Post events to a running handler or to an Event Grid webhook (such as `func start`'s).
+    Send {
+        /// A JSON file (one event or an array), - for stdin, or sample:NAME.
+        input: String,
+        /// Where to post. Default: the local handler's function (invocation) or `func start`'s Event
+        /// Grid endpoint (webhook).
+        #[arg(long)]
+        to: Option<String>,
+        /// Post as the Functions host does, or as Event Grid does.
+        #[arg(long = "as", value_enum, default_value_t = SendAsArg::Invocation)]
+        send_as: SendAsArg,
+        /// Schema of sample:NAME inputs.
+        #[arg(long, value_enum, default_value_t = SchemaArg::Eventgrid)]
+        schema: SchemaArg,
+        /// Print what each hook would send for each event instead of posting.
+        #[arg(long)]
+        dry_run: bool,
+        /// The hooks file for --dry-run.
+        #[arg(long, env = "AML_EVENTS_HOOKS")]
+        hooks: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -47,14 +83,47 @@ enum SchemaArg {
     Cloudevents,
 }
 
+impl From<SchemaArg> for Schema {
+    fn from(arg: SchemaArg) -> Self {
+        match arg {
+            SchemaArg::Eventgrid => Schema::EventGrid,
+            SchemaArg::Cloudevents => Schema::CloudEvents,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SendAsArg {
+    Invocation,
+    Webhook,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Prints `result` (stdout on success, stderr on failure) and turns it into an exit code.
+fn finish(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    match Cli::parse().command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(),
+    match Cli::parse().command.unwrap_or(Command::Serve {
+        hooks: env("AML_EVENTS_HOOKS").map(PathBuf::from),
+    }) {
+        Command::Serve { hooks } => serve(hooks),
+        Command::Check { hooks } => finish(cli::check(hooks.as_deref(), &env)),
         Command::Decode { input } => match cli::read_input(&input).map(|text| cli::decode(&text)) {
-            Ok(Ok(out)) => {
-                println!("{out}");
-                ExitCode::SUCCESS
-            }
+            Ok(Ok(out)) => finish(Ok(out)),
             Ok(Err((out, errors))) => {
                 if !out.is_empty() && out != "null" && out != "[]" {
                     println!("{out}");
@@ -62,31 +131,53 @@ fn main() -> ExitCode {
                 errors.iter().for_each(|e| eprintln!("{e}"));
                 ExitCode::FAILURE
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
+            Err(e) => finish(Err(e)),
         },
-        Command::Sample { name, schema } => {
-            let schema = match schema {
-                SchemaArg::Eventgrid => Schema::EventGrid,
-                SchemaArg::Cloudevents => Schema::CloudEvents,
+        Command::Sample { name, schema } => match cli::sample(&name, schema.into()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => finish(Err(e)),
+        },
+        Command::Send {
+            input,
+            to,
+            send_as,
+            schema,
+            dry_run,
+            hooks,
+        } => {
+            let events = match cli::send_input(&input, schema.into()) {
+                Ok(events) => events,
+                Err(e) => return finish(Err(e)),
             };
-            match cli::sample(&name, schema) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
+            if dry_run {
+                let result = HooksConfig::load(hooks.as_deref(), &env)
+                    .map_err(|e| e.to_string())
+                    .and_then(|config| cli::dry_run(&events, &config));
+                return finish(result);
+            }
+            let (mode, default_to) = match send_as {
+                SendAsArg::Invocation => (SendAs::Invocation, "http://127.0.0.1:8080/MlWorkspaceEvents"),
+                SendAsArg::Webhook => (
+                    SendAs::Webhook,
+                    "http://localhost:7071/runtime/webhooks/eventgrid?functionName=MlWorkspaceEvents",
+                ),
+            };
+            let to = to.unwrap_or_else(|| default_to.to_owned());
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => finish(rt.block_on(cli::send(&events, &to, mode))),
+                Err(e) => finish(Err(e.to_string())),
             }
         }
     }
 }
 
-fn serve() -> ExitCode {
+fn serve(hooks: Option<PathBuf>) -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
@@ -95,6 +186,21 @@ fn serve() -> ExitCode {
         }
     };
     telemetry::init(settings.under_functions_host);
+    // A broken hooks file is never served: the host shows the error and restarts us, or gives up.
+    let config = match HooksConfig::load(hooks.as_deref(), &env) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!("refusing to serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let dispatcher = match config.dispatcher() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("refusing to serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -116,15 +222,15 @@ fn serve() -> ExitCode {
         };
         let grace = settings.shutdown_grace;
         let app = Arc::new(App {
+            core: Core::new(dispatcher),
+            functions: FunctionsDoor {
+                poison_binding: config.settings.poison_binding.clone(),
+            },
             settings,
-            ..App::default()
         });
-        let local = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let hooks: Vec<&str> = app.core.dispatcher().hook_names().collect();
-        tracing::info!(address = %local, hooks = ?hooks, "aml-events handler listening");
+        tracing::info!(address = %local, hooks_file = %config.file, hooks = ?hooks, "aml-events handler listening");
         server::serve(listener, app, server::shutdown_signal(), grace).await;
         tracing::info!("stopped");
         ExitCode::SUCCESS

@@ -2,29 +2,58 @@
 //!
 //! A [`Hook`] decides whether it wants an event and, when run, returns an [`Effect`] (a line for the
 //! invocation's `Logs`, a message for an output binding) or a [`HookError`]. The [`Dispatcher`] runs
-//! the hooks that want an event and folds their effects into an [`Outcome`] that the doors turn into
+//! the hooks that want an event concurrently, each at most once per event (see [`dedupe`]), all within
+//! the invocation deadline, and folds their effects into an [`Outcome`] that the doors turn into
 //! answers. Hooks never see which door called them.
+//!
+//! Hooks come from `hooks.toml` ([`config`]) or from code: implement [`Hook`] and pass it to
+//! [`Dispatcher::new`] (see `examples/code_hook.rs`).
+
+pub mod action;
+pub mod config;
+pub mod dedupe;
+pub mod delivery;
+pub mod rule;
+pub mod secrets;
+pub mod template;
 
 use crate::event::{Event, MlEvent};
+use dedupe::{Claim, DedupeStore, MemoryStore};
+use futures_util::future::join_all;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The future a hook returns.
 pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<Effect, HookError>> + Send + 'a>>;
 
+/// What a running hook may know about its invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct HookContext {
+    /// When every hook of this event must be done; retries must not go past it.
+    pub deadline: Instant,
+}
+
 /// Something to do when an event arrives. Implement it to define hooks in code.
 pub trait Hook: Send + Sync {
-    /// A name unique among the dispatcher's hooks; it appears in logs.
+    /// A name unique among the dispatcher's hooks; part of the dedupe key, and shown in logs.
     fn name(&self) -> &str;
 
     /// Whether this hook wants `event`. Cheap and synchronous: filtering only.
     fn matches(&self, event: &Event<MlEvent>) -> bool;
 
-    /// Runs the hook for `event`.
-    fn run<'a>(&'a self, event: &'a Event<MlEvent>) -> HookFuture<'a>;
+    /// Runs the hook for `event`, finishing before `ctx.deadline`.
+    fn run<'a>(&'a self, event: &'a Event<MlEvent>, ctx: &'a HookContext) -> HookFuture<'a>;
+
+    /// Whether the hook has effects outside the invocation (a notification, a pipeline run) and so
+    /// must run at most once per event. Hooks that only log or write output bindings return `false`.
+    fn dedupe(&self) -> bool {
+        true
+    }
 }
 
 /// What a successful hook leaves in the invocation's answer.
@@ -124,24 +153,69 @@ pub(crate) fn add_output(outputs: &mut Map<String, Value>, binding: String, valu
     }
 }
 
-/// Runs the hooks that want an event.
+/// Default budget for all hooks of one event: below Event Grid's 30 s delivery timeout.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(20);
+/// Default lifetime of a "done" record.
+pub const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(86_400);
+/// How often a duplicate delivery checks whether the delivery holding a lease has finished.
+const BUSY_POLL: Duration = Duration::from_millis(50);
+
+/// Runs the hooks that want an event, concurrently, at most once each per event.
 #[derive(Clone)]
 pub struct Dispatcher {
     hooks: Vec<Arc<dyn Hook>>,
+    store: Arc<dyn DedupeStore>,
+    deadline: Duration,
+    dedupe_ttl: Duration,
 }
 
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.hooks.iter().map(|h| h.name()))
+        f.debug_struct("Dispatcher")
+            .field(
+                "hooks",
+                &self.hooks.iter().map(|h| h.name()).collect::<Vec<_>>(),
+            )
+            .field("store", &self.store)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
 
+/// How one hook ended for one event.
+enum HookResult {
+    Ran(Effect),
+    Skipped,
+    Failed(HookError),
+}
+
 impl Dispatcher {
-    /// A dispatcher over `hooks`, run in the given order.
+    /// A dispatcher over `hooks` with an in-memory dedupe store and the default deadline and TTL.
     pub fn new(hooks: Vec<Arc<dyn Hook>>) -> Self {
-        Self { hooks }
+        Self {
+            hooks,
+            store: Arc::new(MemoryStore::new()),
+            deadline: DEFAULT_DEADLINE,
+            dedupe_ttl: DEFAULT_DEDUPE_TTL,
+        }
+    }
+
+    /// Uses `store` for dedupe records.
+    pub fn with_store(mut self, store: Arc<dyn DedupeStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Sets the budget for all hooks of one event.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets how long a hook stays "done" for an event id.
+    pub fn with_dedupe_ttl(mut self, ttl: Duration) -> Self {
+        self.dedupe_ttl = ttl;
+        self
     }
 
     /// The embedded default: one summary line per Azure ML event.
@@ -154,12 +228,27 @@ impl Dispatcher {
         self.hooks.iter().map(|h| h.name())
     }
 
+    /// The budget for all hooks of one event.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
     /// Runs every hook that wants `event` and collects what they did.
     pub async fn dispatch(&self, event: &Event<MlEvent>) -> Outcome {
+        let ctx = HookContext {
+            deadline: Instant::now() + self.deadline,
+        };
+        let wanted: Vec<&Arc<dyn Hook>> = self.hooks.iter().filter(|h| h.matches(event)).collect();
+        let results = join_all(
+            wanted
+                .iter()
+                .map(|hook| self.run_once(hook.as_ref(), event, &ctx)),
+        )
+        .await;
         let mut outcome = Outcome::default();
-        for hook in self.hooks.iter().filter(|h| h.matches(event)) {
-            match hook.run(event).await {
-                Ok(effect) => {
+        for (hook, result) in wanted.into_iter().zip(results) {
+            match result {
+                HookResult::Ran(effect) => {
                     if let Some(line) = effect.log {
                         tracing::info!(hook = hook.name(), "{line}");
                         outcome.logs.push(line);
@@ -168,7 +257,16 @@ impl Dispatcher {
                         add_output(&mut outcome.outputs, binding, value);
                     }
                 }
-                Err(error) => {
+                HookResult::Skipped => {
+                    let line = format!(
+                        "hook {}: already done for event {}; skipped",
+                        hook.name(),
+                        event.id
+                    );
+                    tracing::info!(hook = hook.name(), "{line}");
+                    outcome.logs.push(line);
+                }
+                HookResult::Failed(error) => {
                     tracing::error!(hook = hook.name(), %error, "hook failed");
                     outcome.failures.push(HookFailure {
                         hook: hook.name().to_owned(),
@@ -178,6 +276,72 @@ impl Dispatcher {
             }
         }
         outcome
+    }
+
+    /// The dedupe key of (event, hook): the source keeps ids of different topics apart.
+    fn key(event: &Event<MlEvent>, hook: &str) -> String {
+        format!(
+            "{}|{}|{}",
+            event.source.as_deref().unwrap_or(""),
+            event.id,
+            hook
+        )
+    }
+
+    async fn run_once(
+        &self,
+        hook: &dyn Hook,
+        event: &Event<MlEvent>,
+        ctx: &HookContext,
+    ) -> HookResult {
+        if !hook.dedupe() {
+            return run_within(hook, event, ctx).await;
+        }
+        let key = Self::key(event, hook.name());
+        // The lease outlives this invocation's deadline a little, so a crashed instance's lease is gone
+        // by the time Event Grid redelivers (10 s at the earliest after its 30 s timeout).
+        let lease_ttl = self.deadline + Duration::from_secs(5);
+        let lease = loop {
+            match self.store.claim(&key, lease_ttl).await {
+                Ok(Claim::Acquired(lease)) => break lease,
+                Ok(Claim::Done) => return HookResult::Skipped,
+                Ok(Claim::Busy) => {
+                    if Instant::now() + BUSY_POLL >= ctx.deadline {
+                        return HookResult::Failed(HookError::new(
+                            "another delivery of this event is still running this hook",
+                        ));
+                    }
+                    tokio::time::sleep(BUSY_POLL).await;
+                }
+                Err(e) => return HookResult::Failed(HookError::new(e.to_string())),
+            }
+        };
+        let result = run_within(hook, event, ctx).await;
+        match &result {
+            HookResult::Ran(_) => {
+                if let Err(e) = self.store.complete(&lease, self.dedupe_ttl).await {
+                    return HookResult::Failed(HookError::new(format!(
+                        "the hook succeeded but its dedupe record could not be written, so a redelivery may run it again: {e}"
+                    )));
+                }
+            }
+            _ => {
+                if let Err(e) = self.store.release(&lease).await {
+                    tracing::warn!(hook = hook.name(), error = %e, "could not release a dedupe lease; it expires by itself");
+                }
+            }
+        }
+        result
+    }
+}
+
+async fn run_within(hook: &dyn Hook, event: &Event<MlEvent>, ctx: &HookContext) -> HookResult {
+    match tokio::time::timeout_at(ctx.deadline, hook.run(event, ctx)).await {
+        Ok(Ok(effect)) => HookResult::Ran(effect),
+        Ok(Err(error)) => HookResult::Failed(error),
+        Err(_) => HookResult::Failed(HookError::new(
+            "the invocation deadline passed before the hook finished",
+        )),
     }
 }
 
@@ -200,8 +364,12 @@ impl Hook for SummaryLog {
         event.kind().is_ml()
     }
 
-    fn run<'a>(&'a self, event: &'a Event<MlEvent>) -> HookFuture<'a> {
+    fn run<'a>(&'a self, event: &'a Event<MlEvent>, _ctx: &'a HookContext) -> HookFuture<'a> {
         Box::pin(async move { Ok(Effect::log(event.summary())) })
+    }
+
+    fn dedupe(&self) -> bool {
+        false
     }
 }
 

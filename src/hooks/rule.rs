@@ -1,0 +1,194 @@
+//! Which events a hook wants: its `events` list and its `[hooks.when]` conditions.
+
+use crate::event::{Event, EventKind, MlEvent, RunStatus};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A hook's filter. Every condition is optional; all present ones must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Rule {
+    /// Kinds the hook wants; `None` is `"*"` (every Azure ML event).
+    pub kinds: Option<Vec<EventKind>>,
+    /// Glob on the subject (`endpoints/*`).
+    pub subject: Option<glob::Pattern>,
+    /// Subset of the model, service or run tags (values compared as text).
+    pub tags: BTreeMap<String, String>,
+    /// Run statuses, case-insensitive; RunCompleted counts as `Completed`.
+    pub run_status: Vec<RunStatus>,
+    /// DatasetDriftDetected coefficient strictly above this.
+    pub drift_above: Option<f64>,
+    /// Workspace name from `topic`/`source`, case-insensitive (as Azure resource names are).
+    pub workspace: Option<String>,
+}
+
+fn tag_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Rule {
+    /// The kinds this rule can match, for validating templates.
+    pub fn possible_kinds(&self) -> Vec<EventKind> {
+        self.kinds.clone().unwrap_or_else(|| EventKind::ML.to_vec())
+    }
+
+    /// Whether `event` satisfies the rule.
+    pub fn matches(&self, event: &Event<MlEvent>) -> bool {
+        let kind = event.kind();
+        if !kind.is_ml() {
+            return false;
+        }
+        if let Some(kinds) = &self.kinds {
+            if !kinds.contains(&kind) {
+                return false;
+            }
+        }
+        if let Some(pattern) = &self.subject {
+            if !pattern.matches(event.subject.as_deref().unwrap_or("")) {
+                return false;
+            }
+        }
+        if !self.tags.is_empty() {
+            let Some(tags) = event.data.tags() else {
+                return false;
+            };
+            let all = self
+                .tags
+                .iter()
+                .all(|(k, want)| tags.get(k).is_some_and(|have| tag_text(have) == *want));
+            if !all {
+                return false;
+            }
+        }
+        if !self.run_status.is_empty() {
+            let status = match &event.data {
+                MlEvent::RunStatusChanged(d) => d.run_status.clone(),
+                MlEvent::RunCompleted(_) => Some(RunStatus::Completed),
+                _ => None,
+            };
+            if !status.is_some_and(|s| self.run_status.contains(&s)) {
+                return false;
+            }
+        }
+        if let Some(threshold) = self.drift_above {
+            let MlEvent::DatasetDriftDetected(d) = &event.data else {
+                return false;
+            };
+            if !d.drift_coefficient.is_some_and(|c| c > threshold) {
+                return false;
+            }
+        }
+        if let Some(name) = &self.workspace {
+            if !event
+                .workspace()
+                .is_some_and(|w| w.workspace.eq_ignore_ascii_case(name))
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TOPIC: &str = "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/ml-prod";
+
+    fn event(event_type: &str, subject: &str, data: Value) -> Event<MlEvent> {
+        let json = json!({"id": "1", "topic": TOPIC, "subject": subject,
+            "eventType": format!("Microsoft.MachineLearningServices.{event_type}"), "data": data});
+        Event::from_json(&json.to_string()).unwrap()
+    }
+
+    #[test]
+    fn an_empty_rule_matches_every_ml_event() {
+        assert!(Rule::default().matches(&event("ModelRegistered", "models/m:1", json!({}))));
+        let other: Event<MlEvent> =
+            Event::from_json(r#"{"id":"1","eventType":"X.Y","data":{}}"#).unwrap();
+        assert!(!Rule::default().matches(&other));
+    }
+
+    #[test]
+    fn kinds_subject_and_workspace_filter() {
+        let rule = Rule {
+            kinds: Some(vec![EventKind::ModelDeployed]),
+            subject: Some(glob::Pattern::new("endpoints/*-prod").unwrap()),
+            workspace: Some("ML-PROD".into()),
+            ..Rule::default()
+        };
+        assert!(rule.matches(&event("ModelDeployed", "endpoints/churn-prod", json!({}))));
+        assert!(!rule.matches(&event("ModelDeployed", "endpoints/churn-dev", json!({}))));
+        assert!(!rule.matches(&event("ModelRegistered", "endpoints/churn-prod", json!({}))));
+    }
+
+    #[test]
+    fn tags_are_a_subset_match() {
+        let rule = Rule {
+            tags: BTreeMap::from([("stage".to_owned(), "prod".to_owned())]),
+            ..Rule::default()
+        };
+        assert!(rule.matches(&event(
+            "ModelDeployed",
+            "e",
+            json!({"serviceTags": {"stage": "prod", "x": 1}})
+        )));
+        assert!(!rule.matches(&event(
+            "ModelDeployed",
+            "e",
+            json!({"serviceTags": {"stage": "dev"}})
+        )));
+        assert!(
+            !rule.matches(&event("DatasetDriftDetected", "d", json!({}))),
+            "drift events have no tags"
+        );
+    }
+
+    #[test]
+    fn run_status_is_case_insensitive() {
+        let rule = Rule {
+            run_status: vec![RunStatus::parse("Failed"), RunStatus::parse("canceled")],
+            ..Rule::default()
+        };
+        assert!(rule.matches(&event(
+            "RunStatusChanged",
+            "r",
+            json!({"runStatus": "failed"})
+        )));
+        assert!(rule.matches(&event(
+            "RunStatusChanged",
+            "r",
+            json!({"runStatus": "Canceled"})
+        )));
+        assert!(!rule.matches(&event(
+            "RunStatusChanged",
+            "r",
+            json!({"runStatus": "Running"})
+        )));
+        assert!(!rule.matches(&event("RunCompleted", "r", json!({}))));
+    }
+
+    #[test]
+    fn drift_above_is_strict() {
+        let rule = Rule {
+            drift_above: Some(0.7),
+            ..Rule::default()
+        };
+        assert!(rule.matches(&event(
+            "DatasetDriftDetected",
+            "d",
+            json!({"driftCoefficient": 0.71})
+        )));
+        assert!(!rule.matches(&event(
+            "DatasetDriftDetected",
+            "d",
+            json!({"driftCoefficient": 0.7})
+        )));
+        assert!(!rule.matches(&event("DatasetDriftDetected", "d", json!({}))));
+        assert!(!rule.matches(&event("ModelDeployed", "d", json!({}))));
+    }
+}
