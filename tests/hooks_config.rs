@@ -1,0 +1,203 @@
+//! `hooks.toml` validation: every problem names the hook and the key, secrets never show.
+
+use aml_events::hooks::config::{DedupeSetting, HooksConfig};
+use std::time::Duration;
+
+fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |k| {
+        pairs
+            .iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+fn parse(text: &str) -> Result<HooksConfig, String> {
+    HooksConfig::parse(
+        text,
+        "hooks.toml",
+        &env(&[
+            (
+                "TEAMS_WEBHOOK_URL",
+                "https://contoso.webhook.office.com/webhookb2/SECRET-TEAMS-TOKEN",
+            ),
+            ("GITHUB_TOKEN", "ghp_SECRETGITHUBTOKEN"),
+        ]),
+    )
+    .map_err(|e| e.to_string())
+}
+
+const ISSUE_EXAMPLE: &str = r#"
+[settings]
+deadline_ms = 20000
+dedupe = "memory"
+dedupe_ttl_secs = 86400
+poison_binding = "poison"
+
+[[hooks]]
+name = "deploy-notice"
+events = ["ModelDeployed"]
+action = "teams"
+url = "${env:TEAMS_WEBHOOK_URL}"
+template = "Deployed {{ model_ids | join(', ') }} to {{ service_name }} ({{ compute_type }})"
+timeout_ms = 5000
+retries = 3
+
+[hooks.when]
+subject = "endpoints/*"
+tags = { stage = "prod" }
+run_status = ["Failed", "Canceled"]
+drift_above = 0.7
+workspace = "my-workspace"
+
+[[hooks]]
+name = "retrain-on-register"
+events = ["Microsoft.MachineLearningServices.ModelRegistered"]
+action = "webhook"
+url = "https://api.github.com/repos/contoso/churn/dispatches"
+method = "POST"
+headers = { Authorization = "Bearer ${env:GITHUB_TOKEN}", Accept = "application/vnd.github+json" }
+body = '{"event_type": "model-registered", "client_payload": {"model": {{ model_name }}, "version": {{ model_version }}}}'
+"#;
+
+#[test]
+fn the_shipped_file_needs_no_secrets() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/hooks.toml")).unwrap();
+    let config = HooksConfig::parse(&text, "hooks.toml", &|_| None).unwrap();
+    assert_eq!(config.hooks.len(), 1);
+    assert_eq!(config.settings.dedupe, DedupeSetting::Memory);
+    assert_eq!(config.settings.deadline, Duration::from_secs(20));
+    assert_eq!(
+        text,
+        aml_events::hooks::config::EMBEDDED_HOOKS_TOML,
+        "the embedded default is the shipped file"
+    );
+}
+
+#[test]
+fn the_documented_shape_parses_and_the_table_hides_secrets() {
+    let config = parse(ISSUE_EXAMPLE).unwrap();
+    assert_eq!(config.hooks.len(), 2);
+    assert_eq!(config.settings.poison_binding.as_deref(), Some("poison"));
+    let table = config.table();
+    assert!(table.contains("deploy-notice"), "{table}");
+    assert!(
+        table.contains("https://contoso.webhook.office.com/…"),
+        "{table}"
+    );
+    assert!(
+        table.contains("subject=endpoints/* tags.stage=prod"),
+        "{table}"
+    );
+    for secret in ["SECRET-TEAMS-TOKEN", "SECRETGITHUBTOKEN", "/repos/contoso"] {
+        assert!(!table.contains(secret), "{secret} in {table}");
+    }
+}
+
+fn error_of(text: &str) -> String {
+    parse(text).expect_err("the file is invalid")
+}
+
+#[test]
+fn errors_name_the_hook_and_the_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"log\"\nurll = \"x\"",
+            "hooks.toml: hook `a`: unknown field `urll`",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"teams\"\nurl = \"${env:MISSING_URL}\"",
+            "hooks.toml: hook `a`: key `url`: uses ${env:MISSING_URL}, but the setting MISSING_URL is not set",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"log\"\n[hooks.when]\nsubject = \"endpoints/[\"",
+            "hooks.toml: hook `a`: key `when.subject`: bad glob",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"log\"\ntemplate = \"{{ model_name \"",
+            "hooks.toml: hook `a`: key `template`: template error: syntax error",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\nevents = [\"ModelDeployed\"]\naction = \"log\"\ntemplate = \"{{ service_nme }}\"",
+            "hooks.toml: hook `a`: key `template`: unknown template variable(s): service_nme",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\nevents = [\"ModelDeleted\"]\naction = \"log\"",
+            "hooks.toml: hook `a`: key `events`: unknown event `ModelDeleted`",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"log\"\n[[hooks]]\nname = \"a\"\naction = \"log\"",
+            "hooks.toml: hook `a`: key `name`: another hook has the same name",
+        ),
+        ("[[hooks]]\nname = \"a\"\naction = \"slack\"", "hooks.toml: hook `a`: key `url`: is required by action `slack`"),
+        ("[[hooks]]\nname = \"a\"\naction = \"output\"", "hooks.toml: hook `a`: key `binding`: is required"),
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"log\"\nurl = \"https://x\"",
+            "hooks.toml: hook `a`: key `url`: is not used by action `log`",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"webhook\"\nurl = \"https://x.example\"\nheaders = { Host = \"evil.example\" }",
+            "hooks.toml: hook `a`: key `headers.Host`: is set by the handler",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"webhook\"\nurl = \"file:///etc/passwd\"",
+            "hooks.toml: hook `a`: key `url`: must be an http(s) URL",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"webhook\"\nurl = \"https://x.example\"\nmethod = \"DELETE\"",
+            "hooks.toml: hook `a`: key `method`: `DELETE` is not POST or PUT",
+        ),
+        ("[[hooks]]\nname = \"a\"\naction = \"shout\"", "hooks.toml: hook `a`: unknown variant `shout`"),
+        ("[settings]\ndeadline_ms = 60000", "hooks.toml: key `settings.deadline_ms`: must be between 1 and 28000"),
+        ("[settings]\ndedupe = \"memcached://x\"", "hooks.toml: key `settings.dedupe`: must be \"memory\" or a redis://"),
+        ("[setings]\n", "hooks.toml: unknown field `setings`"),
+        ("[[hooks]]\naction = \"log\"", "hooks.toml: hook `#1`: missing field `name`"),
+    ];
+    for (text, want) in cases {
+        let err = error_of(text);
+        assert!(
+            err.starts_with(want),
+            "for\n{text}\nwant prefix: {want}\ngot:         {err}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_secret_names_the_setting_not_a_value() {
+    let err = error_of("[[hooks]]\nname = \"n\"\naction = \"webhook\"\nurl = \"https://x.example\"\nheaders = { Authorization = \"Bearer ${env:NOPE}\" }");
+    assert!(
+        err.contains("key `headers.Authorization`") && err.contains("NOPE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn template_variables_are_checked_against_the_events_the_hook_can_see() {
+    // `run_id` exists for run and drift events, not for ModelDeployed.
+    let err = error_of("[[hooks]]\nname = \"a\"\nevents = [\"ModelDeployed\"]\naction = \"log\"\ntemplate = \"{{ run_id }}\"");
+    assert!(
+        err.contains("unknown template variable(s): run_id"),
+        "{err}"
+    );
+    // For every event ("*"), any kind's variable may appear (guarded with `default` by the author).
+    parse("[[hooks]]\nname = \"a\"\naction = \"log\"\ntemplate = \"{{ run_id | default('-') }}\"")
+        .unwrap();
+}
+
+#[test]
+fn the_dedupe_url_can_come_from_the_environment() {
+    let config = HooksConfig::parse(
+        "[settings]\ndedupe = \"memory\"",
+        "hooks.toml",
+        &env(&[(
+            "AML_EVENTS_DEDUPE",
+            "redis://:pw-SECRET@cache.internal:6380/2",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.settings.dedupe,
+        DedupeSetting::Redis("redis://:pw-SECRET@cache.internal:6380/2".into())
+    );
+    assert_eq!(config.secrets.redact("pw-SECRET"), "[redacted]");
+}

@@ -1,0 +1,530 @@
+//! Hooks end to end: the built handler, a hooks.toml, and a real HTTP receiver on 127.0.0.1.
+
+#[path = "support/receiver.rs"]
+mod receiver;
+mod support;
+
+use receiver::{Behaviour, Receiver};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use support::{fixture_events, free_port, invocation, Handler};
+
+const FUNCTION: &str = "MlWorkspaceEvents";
+
+/// A handler serving `hooks_toml` (written to a temporary function app root), with `env`.
+async fn handler_with(hooks_toml: &str, env: &[(&str, &str)]) -> (Handler, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hooks.toml");
+    std::fs::write(&path, hooks_toml).unwrap();
+    let mut all: Vec<(&str, &str)> = env.to_vec();
+    let path_text = path.to_string_lossy().into_owned();
+    let path_ref: &str = Box::leak(path_text.into_boxed_str());
+    all.push(("AML_EVENTS_HOOKS", path_ref));
+    (Handler::start_in(dir.path(), &all).await, dir)
+}
+
+fn event(fixture: &str) -> Value {
+    fixture_events(fixture).remove(0)
+}
+
+fn with_id(mut event: Value, id: &str) -> Value {
+    event["id"] = Value::String(id.to_owned());
+    event
+}
+
+async fn invoke(handler: &Handler, event: &Value) -> (u16, Value) {
+    let response = handler
+        .invoke(FUNCTION, "inv", invocation(event).to_string())
+        .await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn teams_slack_webhook_and_output_hooks_send_exactly_these_messages() {
+    let receiver = Receiver::start().await;
+    let hooks = r#"
+[[hooks]]
+name = "deploy-notice"
+events = ["ModelDeployed"]
+action = "teams"
+url = "${env:TEAMS_WEBHOOK_URL}"
+template = "Deployed {{ model_ids | join(', ') }} to {{ service_name }} ({{ compute_type }})"
+[hooks.when]
+subject = "endpoints/*"
+tags = { type = "regression" }
+
+[[hooks]]
+name = "failed-runs"
+events = ["RunStatusChanged"]
+action = "slack"
+url = "${env:SLACK_WEBHOOK_URL}"
+template = "Run {{ run_id }} of {{ experiment_name }} is {{ run_status }} <@here>"
+[hooks.when]
+run_status = ["Failed", "Canceled"]
+
+[[hooks]]
+name = "github-dispatch"
+events = ["ModelRegistered"]
+action = "webhook"
+url = "${env:GITHUB_DISPATCH_URL}"
+headers = { Authorization = "Bearer ${env:GITHUB_TOKEN}", Accept = "application/vnd.github+json" }
+body = '{"event_type": "model-registered", "client_payload": {"model": {{ model_name }}, "version": {{ model_version }}, "workspace": {{ workspace }}}}'
+
+[[hooks]]
+name = "retrain-queue"
+events = ["DatasetDriftDetected"]
+action = "output"
+binding = "retrain"
+template = "{{ data_drift_name }} drifted by {{ drift_coefficient }}"
+[hooks.when]
+drift_above = 0.7
+"#;
+    let (handler, _dir) = handler_with(
+        hooks,
+        &[
+            ("TEAMS_WEBHOOK_URL", &receiver.url("/teams/TEAMS-SECRET")),
+            ("SLACK_WEBHOOK_URL", &receiver.url("/slack/SLACK-SECRET")),
+            (
+                "GITHUB_DISPATCH_URL",
+                &receiver.url("/repos/contoso/churn/dispatches"),
+            ),
+            ("GITHUB_TOKEN", "ghp_TESTTOKEN"),
+        ],
+    )
+    .await;
+
+    // Teams: an Adaptive Card with the template as text and the facts as a fact set.
+    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    assert_eq!(status, 200, "{answer}");
+    let teams = receiver.delivered("/teams/TEAMS-SECRET");
+    assert_eq!(teams.len(), 1);
+    assert_eq!(teams[0].headers["content-type"], "application/json");
+    assert_eq!(
+        teams[0].json,
+        json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        {"type": "TextBlock", "text": "Deployed sklearn_regression_model:1, sklearn_regression_model:2 to my-sklearn-service (ACI)", "wrap": true, "weight": "Bolder", "size": "Medium"},
+                        {"type": "FactSet", "facts": [
+                            {"title": "Service", "value": "my-sklearn-service"},
+                            {"title": "Compute", "value": "ACI"},
+                            {"title": "Models", "value": "sklearn_regression_model:1, sklearn_regression_model:2"},
+                            {"title": "Workspace", "value": "{workspace-name}"}
+                        ]}
+                    ]
+                }
+            }]
+        })
+    );
+    let log = answer["Logs"][0].as_str().unwrap();
+    assert!(
+        log.contains("hook deploy-notice: Teams message delivered to http://127.0.0.1:"),
+        "{log}"
+    );
+    assert!(!log.contains("TEAMS-SECRET"), "{log}");
+
+    // Slack: text plus blocks with the facts; mrkdwn control characters escaped.
+    let (status, _) = invoke(&handler, &event("cloudevents-run-status-changed.json")).await;
+    assert_eq!(status, 200);
+    let slack = receiver.delivered("/slack/SLACK-SECRET");
+    assert_eq!(slack.len(), 1);
+    let text = "Run AutoML_ad912b2d-6467-4f32-a616-dbe4af6dd8fc_5 of automl-local-regression is Failed &lt;@here&gt;";
+    assert_eq!(
+        slack[0].json,
+        json!({
+            "text": text,
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                {"type": "section", "fields": [
+                    {"type": "mrkdwn", "text": "*Run*\nAutoML_ad912b2d-6467-4f32-a616-dbe4af6dd8fc_5"},
+                    {"type": "mrkdwn", "text": "*Experiment*\nautoml-local-regression"},
+                    {"type": "mrkdwn", "text": "*Status*\nFailed"},
+                    {"type": "mrkdwn", "text": "*Workspace*\n{workspace-name}"}
+                ]}
+            ]
+        })
+    );
+    // A run that is merely running does not alert.
+    let (status, _) = invoke(&handler, &event("eventgrid-run-status-changed-live.json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(receiver.requests("/slack/SLACK-SECRET").len(), 1);
+
+    // GitHub repository_dispatch: templated JSON body and headers.
+    let (status, _) = invoke(&handler, &event("eventgrid-model-registered-live.json")).await;
+    assert_eq!(status, 200);
+    let dispatch = receiver.delivered("/repos/contoso/churn/dispatches");
+    assert_eq!(dispatch.len(), 1);
+    assert_eq!(dispatch[0].method, "POST");
+    assert_eq!(dispatch[0].headers["authorization"], "Bearer ghp_TESTTOKEN");
+    assert_eq!(dispatch[0].headers["accept"], "application/vnd.github+json");
+    assert_eq!(
+        dispatch[0].json,
+        json!({"event_type": "model-registered", "client_payload": {"model": "ncd-sklearn-model", "version": "1", "workspace": "ml-prod-ws"}})
+    );
+
+    // Output binding: part of the invocation's answer.
+    let (status, answer) = invoke(&handler, &event("eventgrid-dataset-drift-detected.json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer["Outputs"],
+        json!({"retrain": "myDriftMonitor drifted by 0.8350349068479208"})
+    );
+    let (status, answer) = invoke(
+        &handler,
+        &event("eventgrid-dataset-drift-detected-null-times.json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer["Outputs"]["retrain"],
+        "churn-monitor drifted by 0.91"
+    );
+}
+
+fn webhook_hook(name: &str, path_env: &str, retries: u32, timeout_ms: u64) -> String {
+    format!(
+        "[[hooks]]\nname = \"{name}\"\nevents = [\"ModelDeployed\"]\naction = \"webhook\"\nurl = \"${{env:{path_env}}}\"\nretries = {retries}\ntimeout_ms = {timeout_ms}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_5xx_is_retried_and_delivered_once() {
+    let receiver = Receiver::start().await;
+    receiver.script(
+        "/hook",
+        vec![Behaviour::status(500), Behaviour::status(503)],
+    );
+    let (handler, _dir) = handler_with(
+        &webhook_hook("n", "HOOK_URL", 3, 2000),
+        &[("HOOK_URL", &receiver.url("/hook"))],
+    )
+    .await;
+    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(receiver.requests("/hook").len(), 3);
+    assert_eq!(receiver.delivered("/hook").len(), 1);
+    assert!(
+        answer["Logs"][0].as_str().unwrap().contains("attempt 3"),
+        "{answer}"
+    );
+    // The default body is the decoded event.
+    assert_eq!(
+        receiver.delivered("/hook")[0].json["data"]["serviceName"],
+        "my-sklearn-service"
+    );
+}
+
+#[tokio::test]
+async fn a_4xx_is_not_retried_and_fails_the_invocation() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", vec![Behaviour::status(400)]);
+    let (handler, _dir) = handler_with(
+        &webhook_hook("n", "HOOK_URL", 3, 2000),
+        &[("HOOK_URL", &receiver.url("/hook"))],
+    )
+    .await;
+    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    assert_eq!(
+        status, 500,
+        "the host fails the invocation so Event Grid redelivers"
+    );
+    assert_eq!(receiver.requests("/hook").len(), 1);
+    let logs = answer["Logs"].to_string();
+    assert!(
+        logs.contains("400 Bad Request") && logs.contains("not retried"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", vec![Behaviour::retry_after(429, "1")]);
+    let (handler, _dir) = handler_with(
+        &webhook_hook("n", "HOOK_URL", 2, 2000),
+        &[("HOOK_URL", &receiver.url("/hook"))],
+    )
+    .await;
+    let (status, _) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    assert_eq!(status, 200);
+    let requests = receiver.requests("/hook");
+    assert_eq!(requests.len(), 2);
+    let gap = requests[1].at - requests[0].at;
+    assert!(gap >= Duration::from_millis(950), "waited only {gap:?}");
+}
+
+#[tokio::test]
+async fn a_hanging_target_times_out_within_the_deadline() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", vec![Behaviour::slow(Duration::from_secs(10)); 5]);
+    let hooks = format!(
+        "[settings]\ndeadline_ms = 1500\n{}",
+        webhook_hook("n", "HOOK_URL", 5, 400)
+    );
+    let (handler, _dir) = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/hook"))]).await;
+    let started = Instant::now();
+    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    let took = started.elapsed();
+    assert_eq!(status, 500, "{answer}");
+    assert!(
+        took < Duration::from_millis(2500),
+        "answered after {took:?}, past the 1.5 s deadline"
+    );
+    let logs = answer["Logs"].to_string();
+    assert!(
+        logs.contains("timed out") || logs.contains("deadline passed"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_target_that_is_down_fails_fast_with_a_clear_error() {
+    let down = format!("http://127.0.0.1:{}/hook", free_port());
+    let hooks = webhook_hook("n", "HOOK_URL", 1, 1000);
+    let (handler, _dir) = handler_with(&hooks, &[("HOOK_URL", &down)]).await;
+    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    assert_eq!(status, 500);
+    let logs = answer["Logs"].to_string();
+    assert!(
+        logs.contains("could not connect") && logs.contains("retries exhausted"),
+        "{logs}"
+    );
+    assert!(!logs.contains("/hook"), "the URL is a secret: {logs}");
+}
+
+#[tokio::test]
+async fn redelivery_after_a_partial_failure_notifies_each_target_exactly_once() {
+    let receiver = Receiver::start().await;
+    receiver.script("/b", vec![Behaviour::status(502)]);
+    let hooks = format!(
+        "{}{}",
+        webhook_hook("a", "A_URL", 0, 2000),
+        webhook_hook("b", "B_URL", 0, 2000)
+    );
+    let (handler, _dir) = handler_with(
+        &hooks,
+        &[
+            ("A_URL", &receiver.url("/a")),
+            ("B_URL", &receiver.url("/b")),
+        ],
+    )
+    .await;
+    let deployed = event("eventgrid-model-deployed.json");
+
+    let (status, _) = invoke(&handler, &deployed).await;
+    assert_eq!(status, 500, "hook b failed: Event Grid must redeliver");
+    let (status, answer) = invoke(&handler, &deployed).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["Logs"].to_string().contains("hook a: already done"),
+        "{answer}"
+    );
+    let (status, _) = invoke(&handler, &deployed).await;
+    assert_eq!(status, 200);
+
+    assert_eq!(receiver.delivered("/a").len(), 1);
+    assert_eq!(receiver.delivered("/b").len(), 1);
+    assert_eq!(receiver.requests("/b").len(), 2);
+
+    // Dedupe is per event id: another event with the same content is another notification.
+    let (status, _) = invoke(&handler, &with_id(deployed, "another-event-id")).await;
+    assert_eq!(status, 200);
+    assert_eq!(receiver.delivered("/a").len(), 2);
+    assert_eq!(receiver.delivered("/b").len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_duplicate_deliveries_notify_once() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", vec![Behaviour::slow(Duration::from_millis(500))]);
+    let (handler, _dir) = handler_with(
+        &webhook_hook("n", "HOOK_URL", 0, 2000),
+        &[("HOOK_URL", &receiver.url("/hook"))],
+    )
+    .await;
+    let deployed = event("eventgrid-model-deployed.json");
+    let (first, second) = tokio::join!(invoke(&handler, &deployed), invoke(&handler, &deployed));
+    assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
+    assert_eq!(receiver.requests("/hook").len(), 1);
+}
+
+#[tokio::test]
+async fn undecodable_events_go_to_the_poison_binding_when_configured() {
+    let hooks = "[settings]\npoison_binding = \"poison\"\n";
+    let (handler, _dir) = handler_with(hooks, &[]).await;
+    let bad = json!({"id": "p1", "eventType": "Microsoft.MachineLearningServices.ModelRegistered", "data": {"modelVersion": [1]}});
+    let (status, answer) = invoke(&handler, &bad).await;
+    assert_eq!(status, 200);
+    let poison = &answer["Outputs"]["poison"];
+    assert_eq!(poison["path"], "$.Data.event.data.modelVersion");
+    assert_eq!(poison["function"], FUNCTION);
+    let kept: Value = serde_json::from_str(poison["event"].as_str().unwrap()).unwrap();
+    assert_eq!(kept, bad, "the raw event is kept whole");
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_answers_or_logs() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook/SECRET-PATH-TOKEN", vec![Behaviour::status(401)]);
+    let hooks = r#"
+[[hooks]]
+name = "n"
+events = ["*"]
+action = "webhook"
+url = "${env:HOOK_URL}"
+retries = 0
+headers = { Authorization = "Bearer ${env:API_TOKEN}" }
+"#;
+    let url = receiver.url("/hook/SECRET-PATH-TOKEN");
+    let (handler, dir) = handler_with(
+        hooks,
+        &[("HOOK_URL", &url), ("API_TOKEN", "SECRET-API-TOKEN")],
+    )
+    .await;
+    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        receiver.requests("/hook/SECRET-PATH-TOKEN")[0].headers["authorization"],
+        "Bearer SECRET-API-TOKEN"
+    );
+
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args(["check", "--hooks"])
+        .arg(dir.path().join("hooks.toml"))
+        .env("HOOK_URL", &url)
+        .env("API_TOKEN", "SECRET-API-TOKEN")
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    let dry = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args(["send", "sample:ModelDeployed", "--dry-run", "--hooks"])
+        .arg(dir.path().join("hooks.toml"))
+        .env("HOOK_URL", &url)
+        .env("API_TOKEN", "SECRET-API-TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+
+    handler.terminate();
+    let (_, stdout, stderr) = handler.wait(Duration::from_secs(15));
+    let everything = [
+        answer.to_string(),
+        stdout,
+        stderr,
+        String::from_utf8_lossy(&check.stdout).into_owned(),
+        String::from_utf8_lossy(&check.stderr).into_owned(),
+        String::from_utf8_lossy(&dry.stdout).into_owned(),
+        String::from_utf8_lossy(&dry.stderr).into_owned(),
+    ]
+    .join("\n");
+    assert!(
+        everything.contains("401"),
+        "the failure is reported: {everything}"
+    );
+    for secret in ["SECRET-PATH-TOKEN", "SECRET-API-TOKEN"] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} leaked:\n{everything}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dry_run_prints_payloads_and_sends_nothing_and_send_posts_to_a_handler() {
+    let receiver = Receiver::start().await;
+    let hooks = webhook_hook("n", "HOOK_URL", 0, 2000);
+    let (handler, dir) = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/hook"))]).await;
+    let hooks_path = dir.path().join("hooks.toml");
+
+    let dry = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args([
+            "send",
+            "sample:model-deployed",
+            "--schema",
+            "cloudevents",
+            "--dry-run",
+            "--hooks",
+        ])
+        .arg(&hooks_path)
+        .env("HOOK_URL", receiver.url("/hook"))
+        .output()
+        .unwrap();
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let preview: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(preview[0]["kind"], "ModelDeployed");
+    assert_eq!(preview[0]["hooks"][0]["hook"], "n");
+    assert_eq!(
+        preview[0]["hooks"][0]["payload"]["type"],
+        "Microsoft.MachineLearningServices.ModelDeployed"
+    );
+    assert!(
+        receiver.requests("/hook").is_empty(),
+        "--dry-run sends nothing"
+    );
+
+    // `tokio::process`: the receiver runs on this test's runtime and must keep answering meanwhile.
+    let send = tokio::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args(["send", "sample:ModelDeployed", "--to"])
+        .arg(format!("{}/{FUNCTION}", handler.base))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    assert!(String::from_utf8_lossy(&send.stdout).starts_with("200 "));
+    assert_eq!(receiver.delivered("/hook").len(), 1);
+}
+
+#[test]
+fn a_broken_hooks_file_is_refused_at_startup_and_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hooks.toml");
+    std::fs::write(&path, "[[hooks]]\nname = \"deploy-notice\"\naction = \"teams\"\nurl = \"${env:TEAMS_URL_UNSET}\"\n").unwrap();
+
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args(["check", "--hooks"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        stderr.contains("hook `deploy-notice`: key `url`") && stderr.contains("TEAMS_URL_UNSET"),
+        "{stderr}"
+    );
+
+    let serve = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", free_port().to_string())
+        .env("AML_EVENTS_HOOKS", &path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        serve.status.code(),
+        Some(2),
+        "a broken file is never served"
+    );
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert!(
+        stderr.contains("refusing to serve") && stderr.contains("hook `deploy-notice`: key `url`"),
+        "{stderr}"
+    );
+}
