@@ -4,8 +4,15 @@
 #
 # Prefers the static x86_64-unknown-linux-musl target, which runs on every Functions Linux image
 # whatever its glibc; falls back to the host target (with a warning) when musl cannot be installed.
+#
+# FEATURES=redis scripts/package.sh   builds with the Redis dedupe store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+features=()
+if [ -n "${FEATURES:-}" ]; then
+  features=(--features "$FEATURES")
+fi
 
 musl=x86_64-unknown-linux-musl
 target=""
@@ -17,12 +24,12 @@ fi
 
 if [ -n "$target" ]; then
   echo "building for $target"
-  cargo build --release --locked --bin handler --target "$target"
+  cargo build --release --locked --bin handler --target "$target" "${features[@]}"
   binary="target/$target/release/handler"
 else
   echo "warning: the $musl target is not available; building for the host target." >&2
   echo "warning: the binary links the host's glibc and may not start on older Functions images." >&2
-  cargo build --release --locked --bin handler
+  cargo build --release --locked --bin handler "${features[@]}"
   binary="target/release/handler"
 fi
 

@@ -200,6 +200,12 @@ impl Dispatcher {
         }
     }
 
+    /// Adds a hook (defined in code) after the existing ones.
+    pub fn with_hook(mut self, hook: Arc<dyn Hook>) -> Self {
+        self.hooks.push(hook);
+        self
+    }
+
     /// Uses `store` for dedupe records.
     pub fn with_store(mut self, store: Arc<dyn DedupeStore>) -> Self {
         self.store = store;
@@ -386,6 +392,107 @@ mod tests {
         add_output(&mut outputs, "q".into(), json!({"b": 2}));
         add_output(&mut outputs, "q".into(), json!([{"c": 3}]));
         assert_eq!(outputs["q"], json!([{"a": 1}, {"b": 2}, {"c": 3}]));
+    }
+
+    /// A code-defined hook that fails the first `fail_first` runs, counting every run.
+    struct Flaky {
+        runs: std::sync::atomic::AtomicU32,
+        fail_first: u32,
+    }
+
+    impl Hook for Flaky {
+        fn name(&self) -> &str {
+            "flaky"
+        }
+        fn matches(&self, event: &Event<MlEvent>) -> bool {
+            event.kind().is_ml()
+        }
+        fn run<'a>(&'a self, _event: &'a Event<MlEvent>, _ctx: &'a HookContext) -> HookFuture<'a> {
+            let n = self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let fail = n <= self.fail_first;
+            Box::pin(async move {
+                if fail {
+                    Err(HookError::new(format!("run {n} failed")))
+                } else {
+                    Ok(Effect::log(format!("run {n} ok")))
+                }
+            })
+        }
+    }
+
+    fn model_registered(id: &str) -> Event<MlEvent> {
+        Event::from_json(&format!(
+            r#"{{"id":"{id}","eventType":"Microsoft.MachineLearningServices.ModelRegistered","data":{{"modelName":"m"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failed_hook_runs_again_on_redelivery_and_then_never_again() {
+        let flaky = Arc::new(Flaky {
+            runs: 0.into(),
+            fail_first: 1,
+        });
+        let dispatcher = Dispatcher::embedded_default().with_hook(flaky.clone());
+        let event = model_registered("e1");
+        let first = dispatcher.dispatch(&event).await;
+        assert_eq!(first.failures.len(), 1);
+        assert_eq!(first.failures[0].error.message, "run 1 failed");
+        let second = dispatcher.dispatch(&event).await;
+        assert!(second.failures.is_empty());
+        assert!(
+            second.logs.contains(&"run 2 ok".to_owned()),
+            "{:?}",
+            second.logs
+        );
+        let third = dispatcher.dispatch(&event).await;
+        assert!(
+            third
+                .logs
+                .iter()
+                .any(|l| l == "hook flaky: already done for event e1; skipped"),
+            "{:?}",
+            third.logs
+        );
+        assert_eq!(flaky.runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The summary log is not deduplicated: every delivery logs.
+        assert!(third.logs.iter().any(|l| l.starts_with("ModelRegistered:")));
+    }
+
+    struct Sleeper;
+
+    impl Hook for Sleeper {
+        fn name(&self) -> &str {
+            "sleeper"
+        }
+        fn matches(&self, _event: &Event<MlEvent>) -> bool {
+            true
+        }
+        fn run<'a>(&'a self, _event: &'a Event<MlEvent>, _ctx: &'a HookContext) -> HookFuture<'a> {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok(Effect::default())
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hooks_are_cut_off_at_the_deadline_and_their_lease_released() {
+        let dispatcher =
+            Dispatcher::new(vec![Arc::new(Sleeper)]).with_deadline(Duration::from_secs(2));
+        let started = Instant::now();
+        let outcome = dispatcher.dispatch(&model_registered("e2")).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(
+            outcome.failures[0].error.message,
+            "the invocation deadline passed before the hook finished"
+        );
+        // Released: the redelivery runs it (and times out) again instead of waiting on a stale lease.
+        let again = dispatcher.dispatch(&model_registered("e2")).await;
+        assert_eq!(
+            again.failures[0].error.message,
+            "the invocation deadline passed before the hook finished"
+        );
     }
 
     #[tokio::test]
