@@ -7,8 +7,11 @@
 
 use crate::event::{split_batch, DecodeError, Event, EventKind, JsonPath, MlEvent};
 use crate::hooks::{Dispatcher, Outcome};
-use futures_util::future::join_all;
+use futures_util::StreamExt;
 use tracing::Instrument;
+
+/// How many events of one batch are processed at the same time (Event Grid batches hold up to 5,000).
+pub const BATCH_CONCURRENCY: usize = 32;
 
 /// What happened to one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,12 +90,18 @@ impl Core {
         }
     }
 
-    /// Processes a body holding one event or an array of events, concurrently. The outer `Err` means
-    /// the body is unusable as a whole. Rejected events carry paths from the body's root.
+    /// Processes a body holding one event or an array of events, at most [`BATCH_CONCURRENCY`] at a
+    /// time, results in body order. The outer `Err` means the body is unusable as a whole. Rejected
+    /// events carry paths from the body's root.
     pub async fn process_body(&self, body: &str) -> Result<Vec<(Processed, String)>, DecodeError> {
         let raws = split_batch(body)?;
         let is_array = body.trim_start().starts_with('[');
-        let results = join_all(raws.iter().map(|raw| self.process_event(raw))).await;
+        // Futures collected first: a lazy `map` closure here trips the compiler's Send inference.
+        let pending: Vec<_> = raws.iter().map(|raw| self.process_event(raw)).collect();
+        let results: Vec<Processed> = futures_util::stream::iter(pending)
+            .buffered(BATCH_CONCURRENCY)
+            .collect()
+            .await;
         Ok(results
             .into_iter()
             .zip(raws)

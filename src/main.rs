@@ -4,6 +4,7 @@
 use aml_events::cli::{self, SendAs};
 use aml_events::core::Core;
 use aml_events::door::functions::FunctionsDoor;
+use aml_events::door::webhook::WebhookDoor;
 use aml_events::door::App;
 use aml_events::event::Schema;
 use aml_events::hooks::config::HooksConfig;
@@ -185,17 +186,10 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.under_functions_host);
-    // A broken hooks file is never served: the host shows the error and restarts us, or gives up.
-    let config = match HooksConfig::load(hooks.as_deref(), &env) {
-        Ok(config) => config,
-        Err(e) => {
-            tracing::error!("refusing to serve: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let dispatcher = match config.dispatcher() {
-        Ok(d) => d,
+    telemetry::init(settings.under_functions_host || in_lambda());
+    // A broken configuration is never served: the host shows the error and restarts us, or gives up.
+    let app = match build_app(hooks, settings) {
+        Ok(app) => Arc::new(app),
         Err(e) => {
             tracing::error!("refusing to serve: {e}");
             return ExitCode::from(2);
@@ -212,7 +206,18 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, settings.port));
+        #[cfg(feature = "lambda")]
+        if in_lambda() {
+            tracing::info!(webhook_path = %app.webhook.path, "aml-events handler running on AWS Lambda");
+            return match aml_events::door::lambda::run(app).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "the Lambda runtime stopped");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, app.settings.port));
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => listener,
             Err(e) => {
@@ -220,19 +225,37 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let grace = settings.shutdown_grace;
-        let app = Arc::new(App {
-            core: Core::new(dispatcher),
-            functions: FunctionsDoor {
-                poison_binding: config.settings.poison_binding.clone(),
-            },
-            settings,
-        });
         let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let hooks: Vec<&str> = app.core.dispatcher().hook_names().collect();
-        tracing::info!(address = %local, hooks_file = %config.file, hooks = ?hooks, "aml-events handler listening");
+        tracing::info!(
+            address = %local,
+            webhook_path = %app.webhook.path,
+            hooks = ?hooks,
+            "aml-events handler listening"
+        );
+        let grace = app.settings.shutdown_grace;
         server::serve(listener, app, server::shutdown_signal(), grace).await;
         tracing::info!("stopped");
         ExitCode::SUCCESS
+    })
+}
+
+/// Whether the AWS Lambda runtime started us (only acted on with the `lambda` feature).
+fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// The hooks, the doors' options and the settings, validated.
+fn build_app(hooks: Option<PathBuf>, settings: Settings) -> Result<App, String> {
+    let config = HooksConfig::load(hooks.as_deref(), &env).map_err(|e| e.to_string())?;
+    let dispatcher = config.dispatcher().map_err(|e| e.to_string())?;
+    tracing::info!(hooks_file = %config.file, "hooks loaded");
+    Ok(App {
+        core: Core::new(dispatcher),
+        functions: FunctionsDoor {
+            poison_binding: config.settings.poison_binding.clone(),
+        },
+        webhook: WebhookDoor::from_vars(env)?,
+        settings,
     })
 }

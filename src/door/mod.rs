@@ -1,8 +1,12 @@
 //! The front doors: transport only. Each turns a request into raw event text for the [`Core`] and the
 //! core's dispositions into that transport's answer.
 
+pub mod auth;
 pub mod body;
 pub mod functions;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod webhook;
 
 use crate::core::Core;
 use crate::settings::Settings;
@@ -14,6 +18,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
+use webhook::{WebhookAnswer, WebhookDoor};
 
 /// Everything a request needs: the core and each door's options. Shared by all requests.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +27,8 @@ pub struct App {
     pub core: Core,
     /// The Functions custom-handler door's options.
     pub functions: FunctionsDoor,
+    /// The Event Grid webhook door's options.
+    pub webhook: WebhookDoor,
     /// Process settings (limits).
     pub settings: Settings,
 }
@@ -29,10 +36,87 @@ pub struct App {
 /// The header carrying the host's invocation id.
 pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
 
-/// All routes of the process: `GET /` (readiness) and `POST /{FunctionName}` (invocations), with every
-/// rejection turned into a JSON answer.
+/// All routes of the process: `GET /` (readiness), the webhook door (`POST`/`OPTIONS` on its path) and
+/// `POST /{FunctionName}` (invocations), with every rejection turned into a JSON answer.
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
-    readiness().or(invocation(app)).recover(answer_rejection)
+    readiness()
+        .or(webhook(app.clone()))
+        .or(invocation(app))
+        .recover(answer_rejection)
+}
+
+fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
+    warp::any().map(move || app.clone())
+}
+
+/// The webhook door's path, matched exactly (it may have several segments).
+fn webhook_path(path: String) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::path::full()
+        .and_then(move |full: warp::path::FullPath| {
+            let matches = full.as_str() == path;
+            async move {
+                if matches {
+                    Ok(())
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            }
+        })
+        .untuple_one()
+}
+
+fn webhook_reply(answer: WebhookAnswer) -> warp::reply::Response {
+    let mut response =
+        warp::reply::with_status(warp::reply::json(&answer.body), answer.status).into_response();
+    for (name, value) in answer.headers {
+        if let Ok(value) = warp::http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// `OPTIONS` and `POST` on the webhook path (default `/api/eventgrid`).
+fn webhook(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let path = webhook_path(app.webhook.path.clone());
+    let options = path
+        .clone()
+        .and(warp::options())
+        .and(warp::header::headers_cloned())
+        .and(with_app(app.clone()))
+        .map(|headers: warp::http::HeaderMap, app: Arc<App>| {
+            webhook_reply(app.webhook.options(&headers))
+        });
+    let post = path
+        .and(warp::post())
+        .and(warp::header::headers_cloned())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(body::limited(app.webhook.max_bytes))
+        .and(with_app(app))
+        .then(
+            |headers: warp::http::HeaderMap, query: String, body: bytes::Bytes, app: Arc<App>| {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                let span = tracing::info_span!(
+                    "webhook",
+                    aeg_subscription_name = %header("aeg-subscription-name"),
+                    aeg_delivery_count = %header("aeg-delivery-count"),
+                    aeg_event_type = %header("aeg-event-type"),
+                );
+                async move {
+                    let answer = app.webhook.post(&app.core, &headers, &query, &body).await;
+                    tracing::debug!(status = answer.status.as_u16(), "webhook answered");
+                    webhook_reply(answer)
+                }
+                .instrument(span)
+            },
+        );
+    options.or(post)
 }
 
 /// `GET /`: the host polls it every 25 ms after start and treats any answer as "ready".
