@@ -250,7 +250,7 @@ impl Entra {
             }
         }
         let mut cache = self.cache.write().await;
-        if !cache.fetched.is_some_and(|at| at.elapsed() < JWKS_REFRESH) {
+        if cache.fetched.is_none_or(|at| at.elapsed() >= JWKS_REFRESH) {
             match self.fetch().await {
                 Ok(keys) => {
                     cache.keys = keys;

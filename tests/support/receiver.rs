@@ -72,6 +72,7 @@ pub struct Recorded {
 #[derive(Default)]
 struct State {
     scripts: HashMap<String, VecDeque<Behaviour>>,
+    bodies: HashMap<String, String>,
     requests: Vec<Recorded>,
 }
 
@@ -123,6 +124,13 @@ impl Receiver {
                         if !behaviour.delay.is_zero() {
                             tokio::time::sleep(behaviour.delay).await;
                         }
+                        let answer_body = state
+                            .lock()
+                            .unwrap()
+                            .bodies
+                            .get(&path_only)
+                            .cloned()
+                            .unwrap_or_else(|| "{}".to_owned());
                         let text = String::from_utf8_lossy(&body).into_owned();
                         state.lock().unwrap().requests.push(Recorded {
                             method: method.to_string(),
@@ -138,7 +146,10 @@ impl Receiver {
                         if let Some(value) = behaviour.retry_after {
                             response = response.header("Retry-After", value);
                         }
-                        response.body(String::from("{}")).unwrap()
+                        response
+                            .header("content-type", "application/json")
+                            .body(answer_body)
+                            .unwrap()
                     }
                 },
             );
@@ -174,6 +185,15 @@ impl Receiver {
             .entry(path.to_owned())
             .or_default()
             .extend(behaviours);
+    }
+
+    /// Answers every request to `path` with `body` (for example a JWKS document).
+    pub fn serve_json(&self, path: &str, body: &Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .bodies
+            .insert(path.to_owned(), body.to_string());
     }
 
     /// Every request recorded so far whose path (without query) is `path`.

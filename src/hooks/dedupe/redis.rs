@@ -71,21 +71,41 @@ impl RedisStore {
         Ok(conn)
     }
 
+    /// Runs `op` on the shared connection, within `2 × TIMEOUT` in all. A connection that turns out to
+    /// be broken (Redis restarted or failed over, or an idle connection was closed by a proxy or by
+    /// Azure Cache for Redis' idle timeout) is replaced and `op` tried once more on the fresh one, so
+    /// a stale connection does not fail the first invocation after a quiet spell. Every command of
+    /// this store is safe to repeat (`claim` recognizes its own token). A timeout is not retried.
     async fn run<T, F, Fut>(&self, what: &str, op: F) -> Result<T, StoreError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let conn = self.connection().await?;
-        match tokio::time::timeout(TIMEOUT * 2, op(conn)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
-                if e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_io_error() {
-                    // Start over with a fresh connection next time.
-                    self.connection.lock().await.take();
+        let attempts = async {
+            let mut retried = false;
+            loop {
+                let conn = self.connection().await?;
+                match op(conn).await {
+                    Ok(value) => return Ok(value),
+                    Err(e) => {
+                        let broken = e.is_unrecoverable_error()
+                            || e.is_connection_dropped()
+                            || e.is_io_error();
+                        if broken {
+                            // Start over with a fresh connection.
+                            self.connection.lock().await.take();
+                        }
+                        if broken && !e.is_timeout() && !retried {
+                            retried = true;
+                            continue;
+                        }
+                        return Err(unavailable(what, e));
+                    }
                 }
-                Err(unavailable(what, e))
             }
+        };
+        match tokio::time::timeout(TIMEOUT * 2, attempts).await {
+            Ok(result) => result,
             Err(_) => {
                 self.connection.lock().await.take();
                 Err(unavailable(
@@ -134,6 +154,14 @@ impl DedupeStore for RedisStore {
                     .await?;
                 match current.as_deref() {
                     Some(DONE) => return Ok(Claim::Done),
+                    // Our own SET went through but its answer was lost with the connection, and the
+                    // retry found the key taken: by us.
+                    Some(t) if t == token => {
+                        return Ok(Claim::Acquired(Lease {
+                            key: k.to_owned(),
+                            token,
+                        }))
+                    }
                     Some(_) => return Ok(Claim::Busy),
                     None => continue,
                 }
