@@ -1,0 +1,196 @@
+//! The Lambda door: API Gateway v2 (function URL) events through the same warp routes, served as
+//! `lambda_http` serves them, with no AWS and no network but the local notification receiver.
+#![cfg(feature = "lambda")]
+
+#[path = "support/receiver.rs"]
+mod receiver;
+mod support;
+
+use aml_events::core::Core;
+use aml_events::door::webhook::WebhookDoor;
+use aml_events::door::{routes, App};
+use aml_events::hooks::config::HooksConfig;
+use lambda_http::tower::ServiceExt;
+use lambda_http::IntoResponse;
+use receiver::{Behaviour, Receiver};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use support::{fixture, fixture_events};
+
+/// The app a Lambda function runs: one webhook hook to `receiver`, key `lambda-key-1`.
+fn app(receiver: &Receiver) -> Arc<App> {
+    let hook_url = receiver.url("/hook");
+    let env = move |k: &str| match k {
+        "HOOK_URL" => Some(hook_url.clone()),
+        "AML_EVENTS_WEBHOOK_KEY" => Some("lambda-key-1".to_owned()),
+        _ => None,
+    };
+    let hooks = "[[hooks]]\nname = \"notify\"\naction = \"webhook\"\nurl = \"${env:HOOK_URL}\"\nretries = 0\n";
+    let config = HooksConfig::parse(hooks, "hooks.toml", &env).unwrap();
+    Arc::new(App {
+        core: Core::new(config.dispatcher().unwrap()),
+        webhook: WebhookDoor::from_vars(env).unwrap(),
+        ..App::default()
+    })
+}
+
+/// A function-URL event: the notification fixture with `edit` applied.
+fn function_url_event(edit: impl FnOnce(&mut Value)) -> lambda_http::Request {
+    let mut event: Value =
+        serde_json::from_str(&fixture("lambda/function-url-notification.json")).unwrap();
+    edit(&mut event);
+    lambda_http::request::from_str(&event.to_string()).expect("a function URL event")
+}
+
+fn with_body(body: Value) -> impl FnOnce(&mut Value) {
+    move |event| event["body"] = Value::String(body.to_string())
+}
+
+/// Runs `request` through the warp routes as `lambda_http::run` does and returns status, headers, body.
+async fn call(
+    app: Arc<App>,
+    request: lambda_http::Request,
+) -> (u16, lambda_http::http::HeaderMap, Value) {
+    let response = warp::service(routes(app)).oneshot(request).await.unwrap();
+    let response = response.into_response().await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn seed(name: &str, id: &str) -> Value {
+    let mut event = fixture_events(name).remove(0);
+    event["id"] = Value::String(id.to_owned());
+    event
+}
+
+#[tokio::test]
+async fn function_url_requests_are_served_by_the_webhook_door() {
+    let receiver = Receiver::start().await;
+    let app = app(&receiver);
+
+    // Validation handshake.
+    let validation: Value =
+        serde_json::from_str(&fixture("eventgrid-subscription-validation.json")).unwrap();
+    let request = function_url_event(|e| {
+        e["headers"]["aeg-event-type"] = json!("SubscriptionValidation");
+        e["body"] = json!(validation.to_string());
+    });
+    let (status, _, body) = call(app.clone(), request).await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"})
+        )
+    );
+
+    // CloudEvents OPTIONS handshake (no key needed).
+    let options =
+        lambda_http::request::from_str(&fixture("lambda/function-url-options.json")).unwrap();
+    let (status, headers, _) = call(app.clone(), options).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["webhook-allowed-origin"], "eventgrid.azure.net");
+    assert_eq!(headers["webhook-allowed-rate"], "*");
+
+    // A batch in the Event Grid schema.
+    let batch = json!([
+        seed("eventgrid-model-registered.json", "l-1"),
+        seed("eventgrid-model-deployed.json", "l-2")
+    ]);
+    let (status, _, body) = call(app.clone(), function_url_event(with_body(batch))).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"events": 2, "handled": 2, "ignored": 0}))
+    );
+
+    // One CloudEvent, base64-encoded by the function URL.
+    let ce = seed("cloudevents-run-status-changed.json", "l-3");
+    let request = function_url_event(|e| {
+        use base64::Engine as _;
+        e["headers"]["content-type"] = json!("application/cloudevents+json; charset=utf-8");
+        e["body"] = json!(base64::engine::general_purpose::STANDARD.encode(ce.to_string()));
+        e["isBase64Encoded"] = json!(true);
+    });
+    let (status, _, _) = call(app.clone(), request).await;
+    assert_eq!(status, 200);
+
+    // Unsubscribe.
+    let request = function_url_event(|e| e["headers"]["aeg-event-type"] = json!("Unsubscribe"));
+    let (status, _, _) = call(app.clone(), request).await;
+    assert_eq!(status, 200);
+
+    let mut ids: Vec<String> = receiver
+        .delivered("/hook")
+        .iter()
+        .map(|r| r.json["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["l-1", "l-2", "l-3"]);
+}
+
+#[tokio::test]
+async fn function_url_requests_are_refused_like_webhook_requests() {
+    let receiver = Receiver::start().await;
+    let app = app(&receiver);
+    let one = json!([seed("eventgrid-model-registered.json", "r-1")]);
+
+    let missing_key = function_url_event(|e| {
+        e["rawQueryString"] = json!("");
+        e["queryStringParameters"] = json!({});
+        e["body"] = json!(one.to_string());
+    });
+    assert_eq!(call(app.clone(), missing_key).await.0, 401);
+    let wrong_key = function_url_event(|e| {
+        e["rawQueryString"] = json!("code=nope");
+        e["queryStringParameters"] = json!({"code": "nope"});
+        e["body"] = json!(one.to_string());
+    });
+    assert_eq!(call(app.clone(), wrong_key).await.0, 401);
+
+    let mut bad = seed("eventgrid-model-registered.json", "r-2");
+    bad["data"]["ModelVersion"] = json!([20]);
+    let malformed = json!([seed("eventgrid-run-completed.json", "r-3"), bad]);
+    let (status, _, body) = call(app.clone(), function_url_event(with_body(malformed))).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["path"], "$[1].data.ModelVersion");
+
+    let big = json!([{"id": "big", "eventType": "X", "data": {"pad": "x".repeat(1024 * 1024)}}]);
+    assert_eq!(
+        call(app.clone(), function_url_event(with_body(big)))
+            .await
+            .0,
+        413
+    );
+
+    // A failing hook: 500, then the redelivery notifies once in total.
+    receiver.script("/hook", vec![Behaviour::status(500)]);
+    let deployed = json!([seed("eventgrid-model-deployed.json", "r-4")]);
+    assert_eq!(
+        call(app.clone(), function_url_event(with_body(deployed.clone())))
+            .await
+            .0,
+        500
+    );
+    assert_eq!(
+        call(app.clone(), function_url_event(with_body(deployed.clone())))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(app.clone(), function_url_event(with_body(deployed)))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        receiver
+            .delivered("/hook")
+            .iter()
+            .filter(|r| r.json["id"] == "r-4")
+            .count(),
+        1
+    );
+}
