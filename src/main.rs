@@ -11,7 +11,7 @@ use aml_events::hooks::config::HooksConfig;
 use aml_events::settings::Settings;
 use aml_events::{server, telemetry};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -217,7 +217,7 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
                 }
             };
         }
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, app.settings.port));
+        let addr = SocketAddr::from((app.settings.bind, app.settings.port));
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => listener,
             Err(e) => {

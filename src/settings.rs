@@ -1,5 +1,6 @@
 //! Process settings read from the environment (app settings under the Functions host).
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -14,8 +15,11 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Settings for the `serve` command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// TCP port on 127.0.0.1 (`FUNCTIONS_CUSTOMHANDLER_PORT`, default 8080; 0 picks a free port).
+    /// TCP port (`FUNCTIONS_CUSTOMHANDLER_PORT`, default 8080; 0 picks a free port).
     pub port: u16,
+    /// Address to listen on (`AML_EVENTS_BIND_ADDRESS`): 127.0.0.1, where the Functions host calls;
+    /// `0.0.0.0` on a container host whose ingress must reach the webhook door.
+    pub bind: IpAddr,
     /// Whether the Functions host started us (it sets the port), which selects JSON log lines.
     pub under_functions_host: bool,
     /// Largest accepted invocation body (`AML_EVENTS_MAX_INVOCATION_BYTES`).
@@ -28,6 +32,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             port: DEFAULT_PORT,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             under_functions_host: false,
             max_invocation_bytes: DEFAULT_MAX_INVOCATION_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
@@ -57,6 +62,13 @@ impl Settings {
                 &port,
                 "FUNCTIONS_CUSTOMHANDLER_PORT",
                 "a TCP port number (0-65535)",
+            )?;
+        }
+        if let Some(v) = var("AML_EVENTS_BIND_ADDRESS") {
+            settings.bind = parse(
+                &v,
+                "AML_EVENTS_BIND_ADDRESS",
+                "an IP address such as 127.0.0.1 or 0.0.0.0",
             )?;
         }
         if let Some(v) = var("AML_EVENTS_MAX_INVOCATION_BYTES") {
@@ -121,6 +133,13 @@ mod tests {
         let s = Settings::from_vars(vars(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "43117")])).unwrap();
         assert_eq!(s.port, 43117);
         assert!(s.under_functions_host);
+    }
+
+    #[test]
+    fn the_bind_address_can_open_up_for_containers() {
+        let s = Settings::from_vars(vars(&[("AML_EVENTS_BIND_ADDRESS", "0.0.0.0")])).unwrap();
+        assert_eq!(s.bind.to_string(), "0.0.0.0");
+        assert!(Settings::from_vars(vars(&[("AML_EVENTS_BIND_ADDRESS", "everywhere")])).is_err());
     }
 
     #[test]
