@@ -79,6 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Arc::new(App {
         core: Core::new(dispatcher),
         settings,
+        serve_invocations: true,
         ..App::default()
     });
     aml_events::server::serve(listener, app, aml_events::server::shutdown_signal(), grace).await;

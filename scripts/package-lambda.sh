@@ -8,13 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 features="lambda${FEATURES:+,$FEATURES}"
-musl=x86_64-unknown-linux-musl
-target=""
-if command -v rustup >/dev/null 2>&1; then
-  if rustup target list --installed 2>/dev/null | grep -qx "$musl" || rustup target add "$musl" >/dev/null 2>&1; then
-    target=$musl
-  fi
-fi
+source "$(dirname "$0")/musl-target.sh"
 if [ -n "$target" ]; then
   echo "building for $target with features $features"
   cargo build --release --locked --bin handler --features "$features" --target "$target"

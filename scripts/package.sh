@@ -14,14 +14,7 @@ if [ -n "${FEATURES:-}" ]; then
   features=(--features "$FEATURES")
 fi
 
-musl=x86_64-unknown-linux-musl
-target=""
-if command -v rustup >/dev/null 2>&1; then
-  if rustup target list --installed 2>/dev/null | grep -qx "$musl" || rustup target add "$musl" >/dev/null 2>&1; then
-    target=$musl
-  fi
-fi
-
+source "$(dirname "$0")/musl-target.sh"
 if [ -n "$target" ]; then
   echo "building for $target"
   cargo build --release --locked --bin handler --target "$target" "${features[@]}"

@@ -5,7 +5,7 @@
 //! service: *handled* (possibly with hook failures, which mean *retry*), *ignored* (not for us) and
 //! *rejected* (cannot be decoded; retrying would not help).
 
-use crate::event::{split_batch, DecodeError, Event, EventKind, JsonPath, MlEvent};
+use crate::event::{split_batch, DecodeError, Event, JsonPath, MlEvent};
 use crate::hooks::{Dispatcher, Outcome};
 use futures_util::StreamExt;
 use tracing::Instrument;
@@ -61,6 +61,16 @@ impl Core {
 
     /// Decodes one event from its JSON text and runs the hooks that want it.
     pub async fn process_event(&self, raw: &str) -> Processed {
+        let deadline = tokio::time::Instant::now() + self.dispatcher.deadline();
+        self.process_event_until(raw, deadline).await
+    }
+
+    /// [`Core::process_event`] with the request's absolute deadline.
+    pub async fn process_event_until(
+        &self,
+        raw: &str,
+        deadline: tokio::time::Instant,
+    ) -> Processed {
         let event: Event<MlEvent> = match Event::from_json(raw) {
             Ok(event) => event,
             Err(error) => {
@@ -74,11 +84,11 @@ impl Core {
         let span =
             tracing::info_span!("event", event_id = %event.id, event_type = %event.event_type);
         let disposition = async {
-            if event.kind() == EventKind::Other || !event.kind().is_ml() {
+            if !event.kind().is_ml() {
                 tracing::debug!("not an Azure ML event; ignored");
                 Disposition::Ignored
             } else {
-                Disposition::Handled(self.dispatcher.dispatch(&event).await)
+                Disposition::Handled(self.dispatcher.dispatch_until(&event, deadline).await)
             }
         }
         .instrument(span)
@@ -97,7 +107,12 @@ impl Core {
         let raws = split_batch(body)?;
         let is_array = body.trim_start().starts_with('[');
         // Futures collected first: a lazy `map` closure here trips the compiler's Send inference.
-        let pending: Vec<_> = raws.iter().map(|raw| self.process_event(raw)).collect();
+        // One deadline for the whole request: Event Grid waits 30 s for the answer, not per event.
+        let deadline = tokio::time::Instant::now() + self.dispatcher.deadline();
+        let pending: Vec<_> = raws
+            .iter()
+            .map(|raw| self.process_event_until(raw, deadline))
+            .collect();
         let results: Vec<Processed> = futures_util::stream::iter(pending)
             .buffered(BATCH_CONCURRENCY)
             .collect()

@@ -29,7 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT (default 8080); the default command.
+    /// Serve on $AML_EVENTS_BIND_ADDRESS (127.0.0.1):$FUNCTIONS_CUSTOMHANDLER_PORT (8080); the default.
     Serve {
         /// The hooks file (default: $AML_EVENTS_HOOKS, else ./hooks.toml, else the embedded default).
         #[arg(long, env = "AML_EVENTS_HOOKS")]
@@ -250,12 +250,31 @@ fn build_app(hooks: Option<PathBuf>, settings: Settings) -> Result<App, String> 
     let config = HooksConfig::load(hooks.as_deref(), &env).map_err(|e| e.to_string())?;
     let dispatcher = config.dispatcher().map_err(|e| e.to_string())?;
     tracing::info!(hooks_file = %config.file, "hooks loaded");
+    let webhook = WebhookDoor::from_vars(env)?;
+    let reachable_by_others = !settings.bind.is_loopback() || in_lambda();
+    if reachable_by_others
+        && !webhook.is_protected()
+        && env("AML_EVENTS_WEBHOOK_INSECURE").as_deref() != Some("1")
+    {
+        return Err("the webhook door is reachable from other hosts but unprotected: set AML_EVENTS_WEBHOOK_KEY or \
+             AML_EVENTS_ENTRA_AUDIENCE and AML_EVENTS_ENTRA_TENANT (or AML_EVENTS_WEBHOOK_INSECURE=1 to accept that)"
+            .to_owned());
+    }
+    if config
+        .hooks
+        .iter()
+        .any(|h| h.kind() == aml_events::hooks::action::ActionKind::Output)
+        && reachable_by_others
+    {
+        tracing::warn!("output hooks only take effect under the Functions host; the webhook door drops their messages");
+    }
     Ok(App {
         core: Core::new(dispatcher),
         functions: FunctionsDoor {
             poison_binding: config.settings.poison_binding.clone(),
         },
-        webhook: WebhookDoor::from_vars(env)?,
+        webhook,
+        serve_invocations: !reachable_by_others,
         settings,
     })
 }

@@ -173,3 +173,31 @@ async fn only_valid_event_grid_tokens_are_accepted() {
     // The JWKS was fetched once, then cached (the unknown kid does not refetch within five minutes).
     assert_eq!(jwks.requests("/keys").len(), 1);
 }
+
+#[tokio::test]
+async fn unreachable_signing_keys_answer_503_so_event_grid_retries() {
+    let key = generate_key();
+    let down = format!("http://127.0.0.1:{}/keys", support::free_port());
+    let handler = Handler::start(&[
+        ("AML_EVENTS_ENTRA_AUDIENCE", AUDIENCE),
+        ("AML_EVENTS_ENTRA_TENANT", TENANT),
+        ("AML_EVENTS_ENTRA_JWKS_URL", &down),
+    ])
+    .await;
+    let token = sign(
+        &key,
+        &json!({"alg": "RS256", "kid": "kid-1"}),
+        &good_claims(),
+    );
+    for _ in 0..2 {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/eventgrid", handler.base))
+            .header("aeg-event-type", "Notification")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Value::Array(fixture_events("eventgrid-model-registered.json")).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503);
+    }
+}

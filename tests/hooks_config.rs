@@ -148,9 +148,13 @@ fn errors_name_the_hook_and_the_key() {
             "hooks.toml: hook `a`: key `method`: `DELETE` is not POST or PUT",
         ),
         ("[[hooks]]\nname = \"a\"\naction = \"shout\"", "hooks.toml: hook `a`: unknown variant `shout`"),
-        ("[settings]\ndeadline_ms = 60000", "hooks.toml: key `settings.deadline_ms`: must be between 1 and 28000"),
+        ("[settings]\ndeadline_ms = 60000", "hooks.toml: key `settings.deadline_ms`: must be between 1 and 25000"),
         ("[settings]\ndedupe = \"memcached://x\"", "hooks.toml: key `settings.dedupe`: must be \"memory\" or a redis://"),
         ("[setings]\n", "hooks.toml: unknown field `setings`"),
+        (
+            "[settings]\ndedupe_ttl_secs = 9223372036854775807",
+            "hooks.toml: key `settings.dedupe_ttl_secs`: must be between 1 and 2592000",
+        ),
         ("[[hooks]]\naction = \"log\"", "hooks.toml: hook `#1`: missing field `name`"),
     ];
     for (text, want) in cases {

@@ -116,6 +116,15 @@ async fn function_url_requests_are_served_by_the_webhook_door() {
     let (status, _, _) = call(app.clone(), request).await;
     assert_eq!(status, 200);
 
+    // The custom-handler route does not exist behind a function URL (it carries no credentials).
+    let invocation = function_url_event(|e| {
+        e["rawPath"] = json!("/MlWorkspaceEvents");
+        e["requestContext"]["http"]["path"] = json!("/MlWorkspaceEvents");
+        e["body"] =
+            json!(support::invocation(&seed("eventgrid-model-deployed.json", "l-x")).to_string());
+    });
+    assert_eq!(call(app.clone(), invocation).await.0, 404);
+
     // Unsubscribe.
     let request = function_url_event(|e| e["headers"]["aeg-event-type"] = json!("Unsubscribe"));
     let (status, _, _) = call(app.clone(), request).await;

@@ -201,7 +201,7 @@ async fn cloudevents_binary_mode_is_read_from_headers() {
             ("ce-source", "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/ws"),
             ("ce-type", "Microsoft.MachineLearningServices.ModelDeployed"),
             ("ce-subject", "endpoints/my-sklearn-service"),
-            ("ce-time", "2026-11-25T10:00:00Z"),
+            ("ce-time", "2026-11-25T11:00:00+01:00"),
             ("ce-traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         ],
         data.to_string(),
@@ -218,6 +218,10 @@ async fn cloudevents_binary_mode_is_read_from_headers() {
         "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     );
     assert_eq!(event["data"]["serviceName"], "my-sklearn-service");
+    assert_eq!(
+        event["time"], "2026-11-25T11:00:00+01:00",
+        "`+` in a ce-* header is not a space"
+    );
 }
 
 #[tokio::test]
@@ -357,4 +361,48 @@ async fn the_webhook_path_is_configurable() {
     assert_eq!(status, 200);
     let (status, _, _) = post(&handler, "/api/eventgrid", &NOTIFY, body).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_exposed_door_needs_a_key_and_never_serves_invocations() {
+    let receiver = Receiver::start().await;
+    // Reachable from other hosts without a key: refused at startup.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .env(
+            "FUNCTIONS_CUSTOMHANDLER_PORT",
+            support::free_port().to_string(),
+        )
+        .env("AML_EVENTS_BIND_ADDRESS", "0.0.0.0")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unprotected"));
+
+    let (handler, _dir) = handler(
+        &receiver,
+        &[
+            ("AML_EVENTS_BIND_ADDRESS", "0.0.0.0"),
+            ("AML_EVENTS_WEBHOOK_KEY", "k-1"),
+        ],
+    )
+    .await;
+    let event = seed("eventgrid", "model-deployed", "exposed-1");
+    // The custom-handler route carries no credentials, so it does not exist on an exposed address.
+    let (status, _, _) = post(
+        &handler,
+        "/MlWorkspaceEvents",
+        &[],
+        support::invocation(&event).to_string(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = post(
+        &handler,
+        "/api/eventgrid?code=k-1",
+        &NOTIFY,
+        json!([event]).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(receiver.delivered("/hook").len(), 1);
 }

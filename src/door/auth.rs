@@ -5,7 +5,9 @@
 //! constant time and several may be valid at once (rotation). Tokens are RS256 JWTs checked against the
 //! tenant's signing keys (fetched once, then refreshed at most every five minutes when an unknown key
 //! id appears) for signature, `aud`, `iss`, `exp`, `nbf` and the `AzureEventGridSecureWebhookSubscriber`
-//! role. The verification uses `ring` directly, the crypto rustls already links.
+//! role; keys are also refetched at least daily, so withdrawn keys stop working. When the signing keys
+//! cannot be fetched the answer is 503, not 401: Event Grid retries a 503 but drops a 401. The
+//! verification uses `ring` directly, the crypto rustls already links.
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -21,9 +23,23 @@ const LEEWAY_SECS: u64 = 300;
 /// Unknown key ids trigger a JWKS refresh at most this often.
 const JWKS_REFRESH: Duration = Duration::from_secs(300);
 
-/// Why a request was refused (401).
+/// Keys are refetched at least this often, so a key the tenant withdrew stops being trusted.
+const JWKS_MAX_AGE: Duration = Duration::from_secs(86_400);
+/// After a failed fetch, requests are answered "unavailable" for this long before fetching again.
+const JWKS_FAILURE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Why a request was not authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unauthorized(pub String);
+pub enum AuthError {
+    /// The credentials are missing or wrong: 401.
+    Refused(String),
+    /// The credentials cannot be checked right now (signing keys unreachable): 503, so Event Grid retries.
+    Unavailable(String),
+}
+
+fn refused(reason: impl Into<String>) -> AuthError {
+    AuthError::Refused(reason.into())
+}
 
 /// Shared keys (`AML_EVENTS_WEBHOOK_KEY`, comma-separated).
 #[derive(Clone, Default)]
@@ -52,20 +68,11 @@ impl Keys {
         self.0.is_empty()
     }
 
-    /// The configured keys, for redaction.
-    pub fn values(&self) -> impl Iterator<Item = String> + '_ {
-        self.0
-            .iter()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
-    }
-
     /// Checks a presented key. Every configured key is compared (in constant time for equal lengths),
     /// so the time taken does not say which key, or how much of one, matched.
-    pub fn check(&self, presented: Option<&str>) -> Result<(), Unauthorized> {
+    pub fn check(&self, presented: Option<&str>) -> Result<(), AuthError> {
         let Some(presented) = presented else {
-            return Err(Unauthorized(
-                "missing key: pass it in the `code` query parameter or the `x-aml-events-key` header".into(),
-            ));
+            return Err(refused("missing key: pass it in the `code` query parameter or the `x-aml-events-key` header"));
         };
         let mut ok = subtle::Choice::from(0u8);
         for key in &self.0 {
@@ -81,7 +88,7 @@ impl Keys {
         if bool::from(ok) {
             Ok(())
         } else {
-            Err(Unauthorized("wrong key".into()))
+            Err(refused("wrong key"))
         }
     }
 }
@@ -90,7 +97,7 @@ impl Keys {
 #[derive(Debug)]
 pub struct Entra {
     audience: String,
-    tenant: String,
+    issuers: Vec<String>,
     jwks_url: String,
     client: reqwest::Client,
     cache: RwLock<JwksCache>,
@@ -100,6 +107,7 @@ pub struct Entra {
 struct JwksCache {
     keys: HashMap<String, ring::signature::RsaPublicKeyComponents<Vec<u8>>>,
     fetched: Option<tokio::time::Instant>,
+    failed: Option<tokio::time::Instant>,
 }
 
 #[derive(Deserialize)]
@@ -131,58 +139,69 @@ struct Claims {
     roles: Vec<String>,
 }
 
-fn b64(part: &str) -> Result<Vec<u8>, Unauthorized> {
+fn b64(part: &str) -> Result<Vec<u8>, AuthError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))
-        .map_err(|_| Unauthorized("malformed token: bad base64url".into()))
+        .map_err(|_| refused("malformed token: bad base64url"))
 }
 
 impl Entra {
-    /// Validation for tokens issued by `tenant` for `audience` (the app id or App ID URI). `jwks_url`
-    /// overrides the tenant's discovery URL (tests, sovereign clouds).
-    pub fn new(audience: String, tenant: String, jwks_url: Option<String>) -> Self {
+    /// Validation for tokens issued by `tenant` (its id, a GUID: token issuers carry the id) for
+    /// `audience` (the app id or App ID URI). `jwks_url` overrides the tenant's key address and `issuers`
+    /// the accepted issuers (both for sovereign clouds and tests).
+    pub fn new(
+        audience: String,
+        tenant: String,
+        jwks_url: Option<String>,
+        issuers: Option<Vec<String>>,
+    ) -> Result<Self, String> {
         let jwks_url = jwks_url.unwrap_or_else(|| {
             format!("https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys")
         });
-        Self {
+        let issuers = issuers.unwrap_or_else(|| {
+            vec![
+                format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+                format!("https://sts.windows.net/{tenant}/"),
+            ]
+        });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot create the HTTP client for the Entra ID keys: {e}"))?;
+        Ok(Self {
             audience,
-            tenant,
+            issuers,
             jwks_url,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+            client,
             cache: RwLock::new(JwksCache::default()),
-        }
+        })
     }
 
     /// Validates an `Authorization` header value.
-    pub async fn check(&self, authorization: Option<&str>) -> Result<(), Unauthorized> {
-        let header = authorization.ok_or_else(|| Unauthorized("missing bearer token".into()))?;
+    pub async fn check(&self, authorization: Option<&str>) -> Result<(), AuthError> {
+        let header = authorization.ok_or_else(|| refused("missing bearer token"))?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| Unauthorized("the Authorization header is not a bearer token".into()))?
+            .ok_or_else(|| refused("the Authorization header is not a bearer token"))?
             .trim();
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(Unauthorized("malformed token: expected three parts".into()));
+            return Err(refused("malformed token: expected three parts"));
         };
-        let header: Header = serde_json::from_slice(&b64(h)?)
-            .map_err(|_| Unauthorized("malformed token: bad header".into()))?;
+        let header: Header =
+            serde_json::from_slice(&b64(h)?).map_err(|_| refused("malformed token: bad header"))?;
         // Only RS256: this refuses `none`, HS256 with the public key as secret, and everything else.
         if header.alg != "RS256" {
-            return Err(Unauthorized(format!(
+            return Err(refused(format!(
                 "token algorithm `{}` is not accepted (RS256 only)",
                 header.alg
             )));
         }
-        let kid = header
-            .kid
-            .ok_or_else(|| Unauthorized("token has no key id".into()))?;
+        let kid = header.kid.ok_or_else(|| refused("token has no key id"))?;
         let key = self.key(&kid).await?;
         let signature = b64(s)?;
         let signed = &token[..h.len() + 1 + p.len()];
@@ -191,21 +210,21 @@ impl Entra {
             signed.as_bytes(),
             &signature,
         )
-        .map_err(|_| Unauthorized("token signature is not valid".into()))?;
+        .map_err(|_| refused("token signature is not valid"))?;
 
-        let claims: Claims = serde_json::from_slice(&b64(p)?)
-            .map_err(|_| Unauthorized("malformed token: bad claims".into()))?;
+        let claims: Claims =
+            serde_json::from_slice(&b64(p)?).map_err(|_| refused("malformed token: bad claims"))?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
         match claims.exp {
             Some(exp) if now <= exp + LEEWAY_SECS => {}
-            Some(_) => return Err(Unauthorized("token expired".into())),
-            None => return Err(Unauthorized("token has no expiry".into())),
+            Some(_) => return Err(refused("token expired")),
+            None => return Err(refused("token has no expiry")),
         }
         if claims.nbf.is_some_and(|nbf| now + LEEWAY_SECS < nbf) {
-            return Err(Unauthorized("token not valid yet".into()));
+            return Err(refused("token not valid yet"));
         }
         let audience_ok = match &claims.aud {
             Some(serde_json::Value::String(aud)) => *aud == self.audience,
@@ -215,23 +234,17 @@ impl Entra {
             _ => false,
         };
         if !audience_ok {
-            return Err(Unauthorized(
-                "token audience is not this application".into(),
-            ));
+            return Err(refused("token audience is not this application"));
         }
-        let issuers = [
-            format!("https://login.microsoftonline.com/{}/v2.0", self.tenant),
-            format!("https://sts.windows.net/{}/", self.tenant),
-        ];
-        if !claims.iss.as_ref().is_some_and(|iss| issuers.contains(iss)) {
-            return Err(Unauthorized(
-                "token issuer is not the configured tenant".into(),
-            ));
+        if !claims
+            .iss
+            .as_ref()
+            .is_some_and(|iss| self.issuers.contains(iss))
+        {
+            return Err(refused("token issuer is not the configured tenant"));
         }
         if !claims.roles.iter().any(|r| r == EVENT_GRID_ROLE) {
-            return Err(Unauthorized(format!(
-                "token lacks the `{EVENT_GRID_ROLE}` role"
-            )));
+            return Err(refused(format!("token lacks the `{EVENT_GRID_ROLE}` role")));
         }
         Ok(())
     }
@@ -239,34 +252,49 @@ impl Entra {
     async fn key(
         &self,
         kid: &str,
-    ) -> Result<ring::signature::RsaPublicKeyComponents<Vec<u8>>, Unauthorized> {
+    ) -> Result<ring::signature::RsaPublicKeyComponents<Vec<u8>>, AuthError> {
+        let recent = |at: Option<tokio::time::Instant>, within: Duration| {
+            at.is_some_and(|t| t.elapsed() < within)
+        };
         {
             let cache = self.cache.read().await;
-            if let Some(key) = cache.keys.get(kid) {
+            let fresh = recent(cache.fetched, JWKS_MAX_AGE);
+            if let (Some(key), true) = (cache.keys.get(kid), fresh) {
                 return Ok(key.clone());
             }
-            if cache.fetched.is_some_and(|at| at.elapsed() < JWKS_REFRESH) {
-                return Err(Unauthorized("token signed with an unknown key".into()));
+            if recent(cache.failed, JWKS_FAILURE_BACKOFF) {
+                // Keep trusting the last good keys while the tenant's endpoint is unreachable.
+                return match cache.keys.get(kid) {
+                    Some(key) => Ok(key.clone()),
+                    None => Err(AuthError::Unavailable("signing keys unavailable".into())),
+                };
+            }
+            if fresh && recent(cache.fetched, JWKS_REFRESH) {
+                return Err(refused("token signed with an unknown key"));
             }
         }
         let mut cache = self.cache.write().await;
-        if cache.fetched.is_none_or(|at| at.elapsed() >= JWKS_REFRESH) {
+        // Another request may have refreshed (or failed) while this one waited for the lock.
+        if !recent(cache.fetched, JWKS_REFRESH) && !recent(cache.failed, JWKS_FAILURE_BACKOFF) {
             match self.fetch().await {
                 Ok(keys) => {
                     cache.keys = keys;
                     cache.fetched = Some(tokio::time::Instant::now());
+                    cache.failed = None;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot fetch the Entra ID signing keys");
-                    return Err(Unauthorized("signing keys unavailable".into()));
+                    cache.failed = Some(tokio::time::Instant::now());
                 }
             }
         }
-        cache
-            .keys
-            .get(kid)
-            .cloned()
-            .ok_or_else(|| Unauthorized("token signed with an unknown key".into()))
+        match cache.keys.get(kid) {
+            Some(key) => Ok(key.clone()),
+            None if recent(cache.failed, JWKS_FAILURE_BACKOFF) => {
+                Err(AuthError::Unavailable("signing keys unavailable".into()))
+            }
+            None => Err(refused("token signed with an unknown key")),
+        }
     }
 
     async fn fetch(
@@ -304,11 +332,10 @@ mod tests {
         let keys = Keys::parse("old-key-1234, new-key-5678,");
         assert!(keys.check(Some("old-key-1234")).is_ok());
         assert!(keys.check(Some("new-key-5678")).is_ok());
-        assert_eq!(
-            keys.check(Some("new-key-567")),
-            Err(Unauthorized("wrong key".into()))
+        assert_eq!(keys.check(Some("new-key-567")), Err(refused("wrong key")));
+        assert!(
+            matches!(keys.check(None), Err(AuthError::Refused(m)) if m.contains("missing key"))
         );
-        assert!(keys.check(None).unwrap_err().0.contains("missing key"));
         assert!(Keys::parse(" , ").is_empty());
     }
 }

@@ -31,6 +31,10 @@ pub struct App {
     pub webhook: WebhookDoor,
     /// Process settings (limits).
     pub settings: Settings,
+    /// Whether `POST /{FunctionName}` is served. Invocations carry no credentials (the Functions host
+    /// calls over loopback), so the route exists only where nobody else can reach it: on a loopback
+    /// address and outside Lambda.
+    pub serve_invocations: bool,
 }
 
 /// The header carrying the host's invocation id.
@@ -110,7 +114,13 @@ fn webhook(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Reject
                 );
                 async move {
                     let answer = app.webhook.post(&app.core, &headers, &query, &body).await;
-                    tracing::debug!(status = answer.status.as_u16(), "webhook answered");
+                    let status = answer.status.as_u16();
+                    if answer.status.is_client_error() || answer.status.is_server_error() {
+                        let error = answer.body["error"]["message"].as_str().unwrap_or("");
+                        tracing::warn!(status, error, "webhook request not accepted");
+                    } else {
+                        tracing::debug!(status, "webhook answered");
+                    }
                     webhook_reply(answer)
                 }
                 .instrument(span)
@@ -129,7 +139,17 @@ fn readiness() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clon
 /// `POST /{FunctionName}`: one custom-handler invocation.
 fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let limit = app.settings.max_invocation_bytes;
-    warp::path::param::<String>()
+    let enabled = app.serve_invocations;
+    warp::any()
+        .and_then(move || async move {
+            if enabled {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
+        .and(warp::path::param::<String>())
         .and(warp::path::end())
         .and(warp::post())
         .and(warp::header::optional::<String>(INVOCATION_ID_HEADER))

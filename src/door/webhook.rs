@@ -8,7 +8,7 @@
 //! the whole batch; dedupe makes that cheap), 400 when the body or an event is malformed (Event Grid
 //! dead-letters it; the answer names the event index and JSON path), 401 without a valid key or token.
 
-use super::auth::{Entra, Keys, Unauthorized};
+use super::auth::{AuthError, Entra, Keys};
 use crate::core::{Core, Disposition};
 use crate::event::{DecodeError, EventKind, JsonPath, MlEvent};
 use serde_json::{json, Map, Value};
@@ -109,14 +109,17 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-fn query_param(query: &str, name: &str) -> Option<String> {
+/// The raw (still encoded) value of a query parameter.
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| percent_decode(v))
+        (k == name).then_some(v)
     })
 }
 
-fn percent_decode(text: &str) -> String {
+/// Percent-decoding. `form` also reads `+` as a space (query strings); CloudEvents `ce-*` headers use
+/// RFC 3986 encoding, where `+` is itself (`ce-time: ...+02:00`).
+fn percent_decode(text: &str, form: bool) -> String {
     fn hex(b: u8) -> Option<u8> {
         (b as char).to_digit(16).map(|d| d as u8)
     }
@@ -133,7 +136,7 @@ fn percent_decode(text: &str) -> String {
                 }
                 _ => out.push(b'%'),
             },
-            b'+' => out.push(b' '),
+            b'+' if form => out.push(b' '),
             b => out.push(b),
         }
         i += 1;
@@ -184,6 +187,9 @@ impl WebhookDoor {
         }
         if let Some(keys) = var("AML_EVENTS_WEBHOOK_KEY") {
             door.keys = Keys::parse(&keys);
+            if door.keys.is_empty() {
+                return Err("AML_EVENTS_WEBHOOK_KEY is set but holds no key".into());
+            }
         }
         match (
             var("AML_EVENTS_ENTRA_AUDIENCE"),
@@ -192,11 +198,18 @@ impl WebhookDoor {
             (Some(audience), Some(tenant))
                 if !audience.trim().is_empty() && !tenant.trim().is_empty() =>
             {
+                let issuers = var("AML_EVENTS_ENTRA_ISSUER").map(|list| {
+                    list.split(',')
+                        .map(|i| i.trim().to_owned())
+                        .filter(|i| !i.is_empty())
+                        .collect()
+                });
                 door.entra = Some(Arc::new(Entra::new(
                     audience.trim().to_owned(),
                     tenant.trim().to_owned(),
                     var("AML_EVENTS_ENTRA_JWKS_URL"),
-                )));
+                    issuers,
+                )?));
             }
             (None, None) => {}
             _ => {
@@ -238,11 +251,21 @@ impl WebhookDoor {
         }
     }
 
-    async fn authenticate(&self, headers: &HeaderMap, query: &str) -> Result<(), Unauthorized> {
+    /// Whether a key or Entra ID protects the door.
+    pub fn is_protected(&self) -> bool {
+        !self.keys.is_empty() || self.entra.is_some()
+    }
+
+    async fn authenticate(&self, headers: &HeaderMap, query: &str) -> Result<(), AuthError> {
         if !self.keys.is_empty() {
-            let presented = query_param(query, "code")
-                .or_else(|| header(headers, KEY_HEADER).map(str::to_owned));
-            self.keys.check(presented.as_deref())?;
+            match (query_param(query, "code"), header(headers, KEY_HEADER)) {
+                // The key as sent, or decoded (a URL written without encoding a `+` in the key).
+                (Some(raw), _) => self
+                    .keys
+                    .check(Some(&percent_decode(raw, true)))
+                    .or_else(|_| self.keys.check(Some(raw)))?,
+                (None, presented) => self.keys.check(presented)?,
+            }
         }
         if let Some(entra) = &self.entra {
             entra.check(header(headers, "authorization")).await?;
@@ -258,24 +281,40 @@ impl WebhookDoor {
         query: &str,
         body: &[u8],
     ) -> WebhookAnswer {
-        if let Err(Unauthorized(reason)) = self.authenticate(headers, query).await {
-            tracing::warn!(reason = %reason, "webhook request refused");
-            return WebhookAnswer::error(StatusCode::UNAUTHORIZED, reason);
+        match self.authenticate(headers, query).await {
+            Ok(()) => {}
+            Err(AuthError::Refused(reason)) => {
+                tracing::warn!(reason = %reason, "webhook request refused");
+                return WebhookAnswer::error(StatusCode::UNAUTHORIZED, reason);
+            }
+            // Event Grid retries a 503; a 401 would drop the delivery.
+            Err(AuthError::Unavailable(reason)) => {
+                tracing::error!(reason = %reason, "cannot check the request's token now");
+                return WebhookAnswer::error(StatusCode::SERVICE_UNAVAILABLE, reason);
+            }
         }
         let Ok(text) = std::str::from_utf8(body) else {
             return WebhookAnswer::error(StatusCode::BAD_REQUEST, "the body is not UTF-8");
         };
-        match header(headers, "aeg-event-type").map(str::to_ascii_lowercase).as_deref() {
+        match header(headers, "aeg-event-type")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("subscriptionvalidation") => self.validate(text).await,
             Some("unsubscribe" | "subscriptiondeletion") => {
                 tracing::info!("Event Grid says the subscription was deleted");
                 WebhookAnswer::json(StatusCode::OK, json!({}))
             }
             None | Some("notification") => self.notify(core, headers, text).await,
-            Some(other) => WebhookAnswer::error(
-                StatusCode::BAD_REQUEST,
-                format!("unknown aeg-event-type `{other}`; expected Notification, SubscriptionValidation or Unsubscribe"),
-            ),
+            // A value this version does not know: the body decides (events are processed, anything
+            // else is a 400 naming the problem) rather than dropping a delivery unread.
+            Some(other) => {
+                tracing::warn!(
+                    aeg_event_type = other,
+                    "unknown aeg-event-type; reading the body as a notification"
+                );
+                self.notify(core, headers, text).await
+            }
         }
     }
 
@@ -317,7 +356,13 @@ impl WebhookDoor {
 
     async fn notify(&self, core: &Core, headers: &HeaderMap, text: &str) -> WebhookAnswer {
         let structured;
-        let text = if let Some(spec) = header(headers, "ce-specversion") {
+        let content_type = header(headers, "content-type").unwrap_or("");
+        // `application/cloudevents*` is structured mode even when `ce-*` headers are present.
+        let structured_mode = content_type
+            .to_ascii_lowercase()
+            .starts_with("application/cloudevents");
+        let text = if let (Some(spec), false) = (header(headers, "ce-specversion"), structured_mode)
+        {
             match binary_mode_event(headers, spec, text) {
                 Ok(event) => {
                     structured = event.to_string();
@@ -344,10 +389,15 @@ impl WebhookDoor {
             match &p.disposition {
                 Disposition::Handled(outcome) => {
                     handled += 1;
-                    for f in &outcome.failures {
-                        failures.push(
-                            json!({"event": p.event_id, "hook": f.hook, "error": f.error.message}),
+                    if !outcome.outputs.is_empty() {
+                        tracing::warn!(
+                            bindings = ?outcome.outputs.keys().collect::<Vec<_>>(),
+                            "output hooks only take effect under the Functions host; their messages are dropped here"
                         );
+                    }
+                    for f in &outcome.failures {
+                        // Details (targets, errors) stay in the logs, not in the answer to the caller.
+                        failures.push(json!({"event": p.event_id, "hook": f.hook}));
                     }
                 }
                 Disposition::Ignored => ignored += 1,
@@ -391,7 +441,10 @@ fn binary_mode_event(headers: &HeaderMap, spec: &str, body: &str) -> Result<Valu
                 format!("header ce-{attribute} is not text"),
             ));
         };
-        event.insert(attribute.to_owned(), Value::String(percent_decode(value)));
+        event.insert(
+            attribute.to_owned(),
+            Value::String(percent_decode(value, false)),
+        );
     }
     let content_type = header(headers, "content-type").unwrap_or("application/json");
     event.insert(
@@ -419,18 +472,22 @@ fn binary_mode_event(headers: &HeaderMap, spec: &str, body: &str) -> Result<Valu
     Ok(Value::Object(event))
 }
 
-/// GETs an Event Grid validation URL in the background, only on Event Grid's own hosts over HTTPS
-/// (the URL comes from the request body; anything else would let a caller make us fetch any URL).
-fn follow_validation_url(url: String) {
-    let allowed = reqwest::Url::parse(&url).ok().filter(|u| {
+/// The validation URL, if it is one Event Grid would send: https on one of Event Grid's own hosts. The
+/// URL comes from the request body; following anything else would let a caller make us fetch any URL.
+fn allowed_validation_url(url: &str) -> Option<reqwest::Url> {
+    reqwest::Url::parse(url).ok().filter(|u| {
         u.scheme() == "https"
             && u.host_str().is_some_and(|h| {
                 EVENT_GRID_ORIGINS
                     .iter()
                     .any(|o| h.ends_with(&format!(".{o}")))
             })
-    });
-    let Some(url) = allowed else {
+    })
+}
+
+/// GETs an Event Grid validation URL in the background (manual validation, `AML_EVENTS_VALIDATE_URL=1`).
+fn follow_validation_url(url: String) {
+    let Some(url) = allowed_validation_url(&url) else {
         tracing::warn!("validationUrl is not an https Event Grid URL; not following it");
         return;
     };
@@ -458,14 +515,16 @@ mod tests {
 
     #[test]
     fn query_parameters_are_percent_decoded() {
+        assert_eq!(query_param("a=1&code=k%2By%3D", "code"), Some("k%2By%3D"));
+        assert_eq!(percent_decode("k%2By%3D", true), "k+y=");
+        assert_eq!(percent_decode("a+b", true), "a b");
         assert_eq!(
-            query_param("a=1&code=k%2By%3D", "code").as_deref(),
-            Some("k+y=")
+            percent_decode("2024-05-01T10:00:00+02:00", false),
+            "2024-05-01T10:00:00+02:00"
         );
-        assert_eq!(query_param("code=a+b", "code").as_deref(), Some("a b"));
         assert_eq!(query_param("x=1", "code"), None);
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("é%e9%"), "é\u{fffd}%");
+        assert_eq!(percent_decode("%zz%4", true), "%zz%4");
+        assert_eq!(percent_decode("é%e9%", false), "é\u{fffd}%");
     }
 
     #[test]
@@ -476,6 +535,24 @@ mod tests {
         assert!(is_event_media_type(Some("Application/JSON")));
         assert!(is_event_media_type(None));
         assert!(!is_event_media_type(Some("text/plain")));
+    }
+
+    #[test]
+    fn only_event_grid_validation_urls_are_followed() {
+        assert!(allowed_validation_url(
+            "https://rp-eastus2.eventgrid.azure.net:553/eventsubscriptions/x/validate?id=1"
+        )
+        .is_some());
+        assert!(
+            allowed_validation_url("https://rp-usgovvirginia.eventgrid.azure.us/validate")
+                .is_some()
+        );
+        assert!(allowed_validation_url("http://rp-eastus2.eventgrid.azure.net/validate").is_none());
+        assert!(
+            allowed_validation_url("https://eventgrid.azure.net.evil.example/validate").is_none()
+        );
+        assert!(allowed_validation_url("https://169.254.169.254/latest/meta-data").is_none());
+        assert!(allowed_validation_url("not a url").is_none());
     }
 
     #[test]

@@ -251,7 +251,7 @@ impl Hook for ConfiguredHook {
         Box::pin(async move {
             let (preview, outgoing) = self.prepare(event)?;
             match (&self.action, outgoing) {
-                (Action::Log, _) => Ok(Effect::log(self.text(event)?)),
+                (Action::Log, _) => Ok(Effect::log(preview.payload.as_str().unwrap_or_default())),
                 (Action::Output { binding }, _) => Ok(Effect {
                     log: None,
                     output: Some((binding.clone(), preview.payload)),

@@ -25,8 +25,10 @@ use std::time::Duration;
 pub const EMBEDDED_HOOKS_TOML: &str = include_str!("../../hooks.toml");
 /// Where the handler looks for the file when `AML_EVENTS_HOOKS` is unset: the function app root.
 pub const DEFAULT_PATH: &str = "hooks.toml";
-/// The longest deadline accepted: Event Grid stops waiting after 30 s.
-const MAX_DEADLINE_MS: u64 = 28_000;
+/// The longest deadline accepted: Event Grid stops waiting after 30 s, and the dedupe store's own
+/// calls (a few seconds at worst) come on top of the hooks' budget.
+const MAX_DEADLINE_MS: u64 = 25_000;
+const MAX_DEDUPE_TTL_SECS: u64 = 30 * 86_400;
 const MAX_RETRIES: u32 = 10;
 
 /// A problem in the configuration, naming where it is.
@@ -475,8 +477,12 @@ fn settings(ctx: &mut Ctx<'_>, raw: RawSettings) -> Result<HookSettings, ConfigE
         ));
     };
     let ttl = raw.dedupe_ttl_secs.unwrap_or(DEFAULT_DEDUPE_TTL.as_secs());
-    if ttl == 0 {
-        return Err(ctx.err(None, Some("settings.dedupe_ttl_secs"), "must be positive"));
+    if ttl == 0 || ttl > MAX_DEDUPE_TTL_SECS {
+        return Err(ctx.err(
+            None,
+            Some("settings.dedupe_ttl_secs"),
+            format!("must be between 1 and {MAX_DEDUPE_TTL_SECS} (30 days; Event Grid retries for at most 24 h)"),
+        ));
     }
     if let Some(binding) = &raw.poison_binding {
         check_binding_name(ctx, None, "settings.poison_binding", binding)?;
@@ -782,6 +788,7 @@ fn draft(
 }
 
 fn ctx_err(file: &str, hook: Option<&str>, key: &str, message: String) -> ConfigError {
+    // A free function because the template closure cannot borrow the whole `Ctx` while it is mutated.
     ConfigError {
         file: file.to_owned(),
         hook: hook.map(str::to_owned),

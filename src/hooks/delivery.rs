@@ -106,7 +106,7 @@ pub async fn deliver(
             });
         }
         let wait = retry_after.unwrap_or_else(|| backoff(policy, attempt));
-        if Instant::now() + wait >= deadline {
+        if wait >= deadline.saturating_duration_since(Instant::now()) {
             return Err(DeliveryError {
                 message: format!(
                     "{reason} (attempt {attempt}; the next attempt in {} ms would pass the invocation deadline)",
@@ -199,17 +199,21 @@ fn backoff(policy: RetryPolicy, attempt: u32) -> Duration {
     Duration::from_millis(fastrand::u64(ms / 2..=ms.max(1)))
 }
 
-/// `Retry-After`: delay seconds or an HTTP date.
+/// Longest `Retry-After` taken literally; anything longer is past any deadline anyway.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After`: delay seconds or an HTTP date, capped at an hour.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -230,6 +234,10 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(MAX_RETRY_AFTER)
+        );
     }
 
     #[test]

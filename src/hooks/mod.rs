@@ -157,6 +157,8 @@ pub(crate) fn add_output(outputs: &mut Map<String, Value>, binding: String, valu
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(20);
 /// Default lifetime of a "done" record.
 pub const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(86_400);
+/// How long writing a hook's dedupe record may take after the hook ran.
+const STORE_GRACE: Duration = Duration::from_secs(2);
 /// How often a duplicate delivery checks whether the delivery holding a lease has finished.
 const BUSY_POLL: Duration = Duration::from_millis(50);
 
@@ -239,11 +241,17 @@ impl Dispatcher {
         self.deadline
     }
 
-    /// Runs every hook that wants `event` and collects what they did.
+    /// Runs every hook that wants `event` within the dispatcher's deadline and collects what they did.
     pub async fn dispatch(&self, event: &Event<MlEvent>) -> Outcome {
-        let ctx = HookContext {
-            deadline: Instant::now() + self.deadline,
-        };
+        self.dispatch_until(event, Instant::now() + self.deadline)
+            .await
+    }
+
+    /// Like [`Dispatcher::dispatch`] with an absolute deadline: all events of one request share the
+    /// request's deadline, so a large batch still answers before Event Grid stops waiting (events not
+    /// started in time fail and are redelivered).
+    pub async fn dispatch_until(&self, event: &Event<MlEvent>, deadline: Instant) -> Outcome {
+        let ctx = HookContext { deadline };
         let wanted: Vec<&Arc<dyn Hook>> = self.hooks.iter().filter(|h| h.matches(event)).collect();
         let results = join_all(
             wanted
@@ -307,35 +315,52 @@ impl Dispatcher {
         // The lease outlives this invocation's deadline a little, so a crashed instance's lease is gone
         // by the time Event Grid redelivers (10 s at the earliest after its 30 s timeout).
         let lease_ttl = self.deadline + Duration::from_secs(5);
-        let lease = loop {
-            match self.store.claim(&key, lease_ttl).await {
-                Ok(Claim::Acquired(lease)) => break lease,
-                Ok(Claim::Done) => return HookResult::Skipped,
-                Ok(Claim::Busy) => {
-                    if Instant::now() + BUSY_POLL >= ctx.deadline {
-                        return HookResult::Failed(HookError::new(
-                            "another delivery of this event is still running this hook",
-                        ));
-                    }
-                    tokio::time::sleep(BUSY_POLL).await;
+        let claim = async {
+            loop {
+                match self.store.claim(&key, lease_ttl).await {
+                    Ok(Claim::Acquired(lease)) => return Ok(lease),
+                    Ok(Claim::Done) => return Err(HookResult::Skipped),
+                    Ok(Claim::Busy) => tokio::time::sleep(BUSY_POLL).await,
+                    Err(e) => return Err(HookResult::Failed(HookError::new(e.to_string()))),
                 }
-                Err(e) => return HookResult::Failed(HookError::new(e.to_string())),
+            }
+        };
+        let lease = match tokio::time::timeout_at(ctx.deadline, claim).await {
+            Ok(Ok(lease)) => lease,
+            Ok(Err(result)) => return result,
+            Err(_) => {
+                return HookResult::Failed(HookError::new(
+                    "the deadline passed before this hook could be claimed (another delivery of this event holds it, or the dedupe store is slow)",
+                ))
             }
         };
         let result = run_within(hook, event, ctx).await;
+        // Recording the result gets a short grace after the deadline: the work is done, its record matters.
         match &result {
             HookResult::Ran(_) => {
-                if let Err(e) = self.store.complete(&lease, self.dedupe_ttl).await {
+                let written =
+                    tokio::time::timeout(STORE_GRACE, self.store.complete(&lease, self.dedupe_ttl))
+                        .await;
+                let error = match written {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some(format!(
+                        "the dedupe store did not answer within {STORE_GRACE:?}"
+                    )),
+                };
+                if let Some(e) = error {
                     return HookResult::Failed(HookError::new(format!(
                         "the hook succeeded but its dedupe record could not be written, so a redelivery may run it again: {e}"
                     )));
                 }
             }
-            _ => {
-                if let Err(e) = self.store.release(&lease).await {
-                    tracing::warn!(hook = hook.name(), error = %e, "could not release a dedupe lease; it expires by itself");
-                }
-            }
+            _ => match tokio::time::timeout(STORE_GRACE, self.store.release(&lease)).await {
+                Ok(Ok(())) => {}
+                _ => tracing::warn!(
+                    hook = hook.name(),
+                    "could not release a dedupe lease; it expires by itself"
+                ),
+            },
         }
         result
     }

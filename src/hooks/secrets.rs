@@ -17,6 +17,14 @@ impl Secrets {
     /// ordinary words and carry no secret worth the name).
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
         let mut values: Vec<String> = values.into_iter().filter(|v| v.len() >= 4).collect();
+        // Also their JSON-escaped form, as they appear inside serialised payloads.
+        let escaped: Vec<String> = values
+            .iter()
+            .filter_map(|v| serde_json::to_string(v).ok())
+            .map(|quoted| quoted[1..quoted.len() - 1].to_owned())
+            .filter(|e| !values.contains(e))
+            .collect();
+        values.extend(escaped);
         // Longest first, so a secret that contains another is replaced whole.
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
@@ -68,6 +76,8 @@ mod tests {
         );
         assert_eq!(secrets.redact("token abcd"), "token [redacted]");
         assert_eq!(secrets.redact("no change"), "no change");
+        let quoted = Secrets::new(["a\"b\\c".to_owned()]);
+        assert_eq!(quoted.redact(r#"{"k":"a\"b\\c"}"#), r#"{"k":"[redacted]"}"#);
     }
 
     #[test]

@@ -65,9 +65,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A running `handler` process.
+/// A running `handler` process. Its stdout and stderr are drained as it runs (a full pipe would
+/// block its logging) and handed over by [`Handler::wait`].
 pub struct Handler {
     child: Option<Child>,
+    output: Option<(
+        std::thread::JoinHandle<String>,
+        std::thread::JoinHandle<String>,
+    )>,
     /// `http://127.0.0.1:PORT`
     pub base: String,
     /// The port.
@@ -90,9 +95,21 @@ impl Handler {
         for (k, v) in env {
             command.env(k, v);
         }
-        let child = command.spawn().expect("spawn handler");
+        let mut child = command.spawn().expect("spawn handler");
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                text.push_str(&String::from_utf8_lossy(&bytes));
+                text
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
         let handler = Handler {
             child: Some(child),
+            output: Some((stdout, stderr)),
             base: format!("http://127.0.0.1:{port}"),
             port,
         };
@@ -159,21 +176,8 @@ impl Handler {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let mut out = String::new();
-        let mut err = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status, out, err)
+        let (stdout, stderr) = self.output.take().unwrap();
+        (status, stdout.join().unwrap(), stderr.join().unwrap())
     }
 }
 
