@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# Load, cold-start, memory and size benchmark of the release `handler` against the floor of its HTTP
+# stack (examples/baseline.rs: the same warp server answering a fixed body). See BENCHMARKS.md.
+#
+#   scripts/bench-load.sh                  # host target
+#   TARGET=x86_64-unknown-linux-musl scripts/bench-load.sh   # the static build that scripts/package.sh ships
+#
+# Both servers are started as the Functions host starts the handler: FUNCTIONS_CUSTOMHANDLER_PORT on a
+# free port, working directory = the function app root (so the handler reads the shipped ./hooks.toml:
+# one log line per event), GET / polled every 25 ms until it answers, stdout read through a pipe. All
+# traffic goes to 127.0.0.1 only; every request loop is bounded; every process started here is killed on
+# exit. Measurements (about 1.5 minutes once the binaries are built):
+#
+#   1. throughput and latency: wrk, $DURATION s, $THREADS threads, $CONNECTIONS connections, POSTing the
+#      ModelDeployed invocation (scripts/wrk-invocation.lua), after a $WARMUP s warm-up;
+#   2. cold start: median over $COLD_STARTS starts of spawn -> first 200 answer to an invocation (the
+#      invocation is retried every 1 ms until it is answered);
+#   3. peak RSS (VmHWM) after $RSS_INVOCATIONS invocations over $CONNECTIONS keep-alive connections;
+#   4. the size of the release binary.
+#
+# Budgets: throughput >= 0.85 x baseline, cold start <= 1.5 x baseline, peak RSS <= 2 x baseline,
+# binary <= 8 MiB. Exits 2 when a budget is missed (after printing everything), 1 on errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+DURATION=${DURATION:-15}
+WARMUP=${WARMUP:-3}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+COLD_STARTS=${COLD_STARTS:-20}
+RSS_INVOCATIONS=${RSS_INVOCATIONS:-10000}
+TARGET=${TARGET:-}
+FUNCTION=MlWorkspaceEvents
+FIXTURE=tests/fixtures/eventgrid-model-deployed.json
+
+WORK=$(mktemp -d /tmp/aml-events-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s\n' "$*" >&2; }
+
+# --- tools -----------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null 2>&1; then
+  log "installing wrk"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+fi
+for tool in python3 curl wrk cargo; do
+  command -v "$tool" >/dev/null 2>&1 || { log "error: $tool is required"; exit 1; }
+done
+
+# --- build -----------------------------------------------------------------------------------------
+target_args=()
+if [ -n "$TARGET" ]; then
+  target_args=(--target "$TARGET")
+fi
+log "building handler and examples/baseline (release${TARGET:+, $TARGET})"
+build_start=$(date +%s)
+# Two invocations: building the example in the same one would unify the dev-dependencies' features
+# (tokio test-util, ...) into the handler, which would then differ from the binary that ships.
+cargo build --release --locked --bin handler "${target_args[@]}" >&2
+cargo build --release --locked --example baseline "${target_args[@]}" >&2
+build_secs=$(( $(date +%s) - build_start ))
+target_dir=$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+out_dir="$target_dir/${TARGET:+$TARGET/}release"
+HANDLER="$out_dir/handler"
+BASELINE="$out_dir/examples/baseline"
+
+# --- the invocation body (as tests/support/mod.rs builds it) ----------------------------------------
+BODY="$WORK/invocation.json"
+python3 - "$FIXTURE" "$BODY" "$FUNCTION" <<'PY'
+import json, sys
+fixture, out, function = sys.argv[1:]
+events = json.load(open(fixture))
+event = events[0] if isinstance(events, list) else events
+body = {
+    "Data": {"event": event},
+    "Metadata": {
+        "data": event.get("data"),
+        "sys": {"MethodName": function, "UtcNow": "2026-11-25T10:00:00.1234567Z",
+                "RandGuid": "0f8fad5b-d9cb-469f-a165-70867728950e"},
+    },
+}
+open(out, "w").write(json.dumps(body))
+PY
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start NAME BINARY: starts a server as the host does and sets PORT and PID.
+start() {
+  local name=$1 binary=$2
+  PORT=$(free_port)
+  # stdout goes through a pipe, as under the host (the handler writes one JSON log line per event).
+  (cd "$ROOT" && exec env FUNCTIONS_CUSTOMHANDLER_PORT="$PORT" FUNCTIONS_CUSTOMHANDLER_WORKER_ID=bench \
+      "$binary") > >(exec cat >/dev/null) 2>"$WORK/$name.stderr" &
+  PID=$!
+  PIDS+=("$PID")
+  local deadline=$((SECONDS + 30))
+  until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; do
+    if ! kill -0 "$PID" 2>/dev/null; then
+      log "error: $name exited before answering GET /:"; cat "$WORK/$name.stderr" >&2; exit 1
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || { log "error: $name did not answer GET / within 30 s"; exit 1; }
+    sleep 0.025
+  done
+}
+
+stop() {
+  kill -TERM "$PID" 2>/dev/null || true
+  local deadline=$((SECONDS + 15))
+  while kill -0 "$PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
+  kill -KILL "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+}
+
+# check NAME: one invocation must answer 200 (and the handler must log the ModelDeployed line).
+check() {
+  local name=$1 answer status
+  answer=$(curl -s -w '\n%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
+    -H 'X-Azure-Functions-InvocationId: bench-check' --data-binary @"$BODY" \
+    "http://127.0.0.1:$PORT/$FUNCTION")
+  status=${answer##*$'\n'}
+  if [ "$status" != 200 ]; then
+    log "error: $name answered $status: ${answer%$'\n'*}"; exit 1
+  fi
+  if [ "$name" = handler ] && ! grep -q 'ModelDeployed: service my-sklearn-service' <<<"$answer"; then
+    log "error: the handler did not log the event: ${answer%$'\n'*}"; exit 1
+  fi
+}
+
+# to_ms VALUE: wrk's 12.34us / 1.23ms / 1.02s -> milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+    printf "%.3f", n }'
+}
+
+# load NAME BINARY: sets RPS, P50, P99 (ms).
+load() {
+  local name=$1 binary=$2
+  local out="$WORK/$name.wrk"
+  start "$name" "$binary"
+  check "$name"
+  local url="http://127.0.0.1:$PORT/$FUNCTION"
+  WRK_BODY="$BODY" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s scripts/wrk-invocation.lua "$url" >/dev/null
+  WRK_BODY="$BODY" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s scripts/wrk-invocation.lua "$url" >"$out"
+  stop
+  if grep -q -E 'Non-2xx|Socket errors' "$out"; then
+    log "error: $name had failed requests:"; cat "$out" >&2; exit 1
+  fi
+  RPS=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  P50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+  P99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+  log "$name: $RPS req/s, p50 $P50 ms, p99 $P99 ms"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# verdict VALUE OP LIMIT: "ok" or "MISSED".
+verdict() {
+  if awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { exit !((op == ">=") ? v >= l : v <= l) }'; then
+    echo "ok"
+  else
+    echo "MISSED"
+  fi
+}
+
+echo "aml-events load benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, ${TARGET:-host target}"
+echo "wrk: ${DURATION}s (after ${WARMUP}s warm-up), $THREADS threads, $CONNECTIONS connections, POST /$FUNCTION ($(stat -c %s "$BODY") bytes, ModelDeployed)"
+echo
+
+# --- 1. throughput and latency ---------------------------------------------------------------------
+load baseline "$BASELINE"; B_RPS=$RPS B_P50=$P50 B_P99=$P99
+load handler "$HANDLER"; H_RPS=$RPS H_P50=$P50 H_P99=$P99
+tput_ratio=$(ratio "$H_RPS" "$B_RPS")
+printf '%-10s %12s %10s %10s\n' "" "requests/s" "p50 ms" "p99 ms"
+printf '%-10s %12s %10s %10s\n' baseline "$B_RPS" "$B_P50" "$B_P99"
+printf '%-10s %12s %10s %10s\n' handler "$H_RPS" "$H_P50" "$H_P99"
+printf '%-10s %12s %10s %10s\n' ratio "$tput_ratio" "$(ratio "$H_P50" "$B_P50")" "$(ratio "$H_P99" "$B_P99")"
+echo
+
+# --- 2. cold start and 3. peak RSS (python3: perf_counter, http.client, asyncio) ---------------------
+python3 - "$HANDLER" "$BASELINE" "$BODY" "$FUNCTION" "$COLD_STARTS" "$RSS_INVOCATIONS" "$CONNECTIONS" \
+  "$ROOT" "$WORK/measure.out" <<'PY'
+import asyncio, http.client, json, os, signal, socket, statistics, subprocess, sys, time
+
+handler, baseline, body_path, function, starts, invocations, connections, root, out = sys.argv[1:]
+starts, invocations, connections = int(starts), int(invocations), int(connections)
+body = open(body_path, "rb").read()
+headers = {"Content-Type": "application/json; charset=utf-8"}
+servers = {"baseline": baseline, "handler": handler}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(binary, port):
+    env = dict(os.environ, FUNCTIONS_CUSTOMHANDLER_PORT=str(port), FUNCTIONS_CUSTOMHANDLER_WORKER_ID="bench")
+    return subprocess.Popen([binary], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def invoke(port, invocation_id, timeout=5.0):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", "/" + function, body, dict(headers, **{"X-Azure-Functions-InvocationId": invocation_id}))
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def cold_start(binary):
+    port = free_port()
+    start = time.perf_counter()
+    proc = spawn(binary, port)
+    try:
+        deadline = start + 30
+        while True:
+            try:
+                status = invoke(port, "cold-start")
+                if status == 200:
+                    return time.perf_counter() - start
+                raise SystemExit(f"{binary} answered {status} to the first invocation")
+            except (ConnectionRefusedError, ConnectionResetError):
+                if proc.poll() is not None:
+                    raise SystemExit(f"{binary} exited with {proc.returncode} before answering")
+                if time.perf_counter() > deadline:
+                    raise SystemExit(f"{binary} did not answer within 30 s")
+                time.sleep(0.001)
+    finally:
+        stop(proc)
+
+
+def vm(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])  # kB
+    raise KeyError(key)
+
+
+async def load(port, total, connections):
+    request = (f"POST /{function} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+               f"Content-Type: application/json; charset=utf-8\r\n"
+               f"X-Azure-Functions-InvocationId: rss\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    remaining = [total]
+    failures = []
+
+    async def worker():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = next(int(l.split(b":", 1)[1]) for l in head.split(b"\r\n")
+                              if l.lower().startswith(b"content-length:"))
+                await reader.readexactly(length)
+                if status != 200:
+                    failures.append(status)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    if failures:
+        raise SystemExit(f"{len(failures)} invocations failed: {failures[:5]}")
+
+
+def peak_rss(binary):
+    port = free_port()
+    proc = spawn(binary, port)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # GET / every 25 ms, as the host does
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                conn.request("GET", "/")
+                conn.getresponse().read()
+                conn.close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit(f"{binary} did not become ready")
+                time.sleep(0.025)
+        idle = vm(proc.pid, "VmHWM")
+        started = time.perf_counter()
+        asyncio.run(load(port, invocations, connections))
+        elapsed = time.perf_counter() - started
+        return idle, vm(proc.pid, "VmHWM"), vm(proc.pid, "VmRSS"), elapsed
+    finally:
+        stop(proc)
+
+
+times = {name: [] for name in servers}
+for _ in range(starts):  # interleaved, so drift on a shared machine hits both alike
+    for name, binary in servers.items():
+        times[name].append(cold_start(binary))
+result = {}
+for name, binary in servers.items():
+    samples = sorted(times[name])
+    idle, hwm, rss, elapsed = peak_rss(binary)
+    result[name] = {
+        "cold_median_ms": statistics.median(samples) * 1000,
+        "cold_min_ms": samples[0] * 1000,
+        "cold_max_ms": samples[-1] * 1000,
+        "idle_hwm_kb": idle,
+        "hwm_kb": hwm,
+        "rss_kb": rss,
+        "load_secs": elapsed,
+    }
+json.dump(result, open(out, "w"))
+PY
+
+read_measure() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' "$WORK/measure.out" "$1" "$2"; }
+fmt() { awk -v v="$1" 'BEGIN { printf "%.1f", v }'; }
+B_COLD=$(read_measure baseline cold_median_ms); H_COLD=$(read_measure handler cold_median_ms)
+B_HWM=$(read_measure baseline hwm_kb); H_HWM=$(read_measure handler hwm_kb)
+cold_ratio=$(ratio "$H_COLD" "$B_COLD")
+rss_ratio=$(ratio "$H_HWM" "$B_HWM")
+echo "cold start (spawn -> first 200 to an invocation), median of $COLD_STARTS [min..max] ms:"
+for name in baseline handler; do
+  printf '  %-9s %7s  [%s..%s]\n' "$name" "$(fmt "$(read_measure $name cold_median_ms)")" \
+    "$(fmt "$(read_measure $name cold_min_ms)")" "$(fmt "$(read_measure $name cold_max_ms)")"
+done
+echo "peak RSS (VmHWM) after $RSS_INVOCATIONS invocations over $CONNECTIONS connections, KiB (idle VmHWM):"
+for name in baseline handler; do
+  printf '  %-9s %7s  (%s idle)\n' "$name" "$(read_measure $name hwm_kb)" "$(read_measure $name idle_hwm_kb)"
+done
+
+size=$(stat -c %s "$HANDLER")
+size_mib=$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }')
+echo "release binary: $HANDLER, $size bytes ($size_mib MiB); baseline example $(stat -c %s "$BASELINE") bytes"
+echo "build step: ${build_secs}s"
+echo
+echo "budgets:"
+printf '  throughput  handler/baseline = %s (>= 0.85)  %s\n' "$tput_ratio" "$(verdict "$tput_ratio" ">=" 0.85)"
+printf '  cold start  handler/baseline = %s (<= 1.50)  %s\n' "$cold_ratio" "$(verdict "$cold_ratio" "<=" 1.5)"
+printf '  peak RSS    handler/baseline = %s (<= 2.00)  %s\n' "$rss_ratio" "$(verdict "$rss_ratio" "<=" 2)"
+printf '  binary size %s MiB (<= 8 MiB)               %s\n' "$size_mib" "$(verdict "$size_mib" "<=" 8)"
+awk -v t="$tput_ratio" -v c="$cold_ratio" -v r="$rss_ratio" -v s="$size_mib" \
+  'BEGIN { exit !(t >= 0.85 && c <= 1.5 && r <= 2 && s <= 8) }' || exit 2
