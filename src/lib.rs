@@ -2,10 +2,10 @@
 //!
 //! React to Azure Machine Learning workspace events (`ModelRegistered`, `ModelDeployed`, `RunCompleted`,
 //! `RunStatusChanged`, `DatasetDriftDetected`) delivered by Azure Event Grid, as an Azure Functions
-//! custom handler. A request arrives at a *door* ([`door`]): the Functions host's invocation today,
-//! more doors share the same core. The door only finds the raw event text; the [`core::Core`] decodes it
-//! ([`event`]: Event Grid schema or CloudEvents 1.0 over typed data, lenient where Azure is
-//! inconsistent) and runs the [`hooks`] that want it.
+//! custom handler. A request arrives at a *door* ([`door`]): the Functions host's invocation, an Event
+//! Grid webhook delivery, or (feature `lambda`) a Lambda function URL call. The door only finds the raw
+//! event text; the [`core::Core`] decodes it ([`event`]: Event Grid schema or CloudEvents 1.0 over
+//! typed data, lenient where Azure is inconsistent) and runs the [`hooks`] that want it.
 //!
 //! The core classifies every event as *handled* (hook failures mean *retry*: answer 5xx so Event Grid
 //! redelivers), *ignored* (not an ML event) or *rejected* (undecodable: retrying cannot help), and each

@@ -492,11 +492,17 @@ fn follow_validation_url(url: String) {
         return;
     };
     tokio::spawn(async move {
-        let client = reqwest::Client::builder()
+        let client = match reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
+        {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create an HTTP client to follow the validation URL");
+                return;
+            }
+        };
         match client.get(url).send().await {
             Ok(r) => tracing::info!(
                 status = r.status().as_u16(),

@@ -443,16 +443,29 @@ impl<'a> RawEnvelope<'a> {
                     schema,
                     id: required_member(self.id, "id")?,
                     event_type: required_member(self.ce_type, "type")?,
-                    source: string_member(self.source, "source")?,
+                    // Required by CloudEvents, and half of the event's identity (dedupe keys).
+                    source: Some(required_member(self.source, "source")?),
                     subject: string_member(self.subject, "subject")?,
                     time: time_member(self.ce_time, "time")?,
-                    spec_version: string_member(self.spec_version, "specversion")?,
+                    spec_version: match string_member(self.spec_version, "specversion")? {
+                        Some(v) if !v.starts_with('1') => {
+                            return Err(DecodeError::new(
+                                JsonPath::root().key("specversion"),
+                                format!("CloudEvents `specversion` {v:?} is not supported; expected \"1.0\""),
+                            ))
+                        }
+                        v => v,
+                    },
                     data_content_type: string_member(self.data_content_type, "datacontenttype")?,
                     data_schema: string_member(self.data_schema, "dataschema")?,
                     ..Event::<()>::default()
                 }
             }
         };
+        // In CloudEvents a `null` attribute is an unset one; Event Grid members are kept as sent.
+        if schema == Schema::CloudEvents {
+            self.others.retain(|_, v| !v.is_null());
+        }
         event.extensions = self.others;
 
         let data = match (self.data, self.data_base64) {
@@ -656,6 +669,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.message().contains("mutually exclusive"), "{err}");
+    }
+
+    #[test]
+    fn cloud_events_need_a_source_and_version_one() {
+        let err = decode(json!({"specversion": "1.0", "id": "1", "type": "X"})).unwrap_err();
+        assert_eq!(err.to_string(), "missing `source` at $.source");
+        let err = decode(json!({"specversion": "0.3", "id": "1", "source": "/s", "type": "X"}))
+            .unwrap_err();
+        assert_eq!(err.path().to_string(), "$.specversion");
+        let e = decode(
+            json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "X", "unset": null}),
+        )
+        .unwrap();
+        assert!(!e.extensions.contains_key("unset"));
     }
 
     #[test]
