@@ -10,7 +10,9 @@
 
 use super::auth::{AuthError, Entra, Keys};
 use crate::core::{Core, Disposition};
-use crate::event::{DecodeError, EventKind, JsonPath, MlEvent};
+use crate::event::{
+    is_json_media_type, media_type_essence, DecodeError, EventKind, JsonPath, MlEvent,
+};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use warp::http::{HeaderMap, StatusCode};
@@ -146,22 +148,15 @@ fn percent_decode(text: &str, form: bool) -> String {
 
 /// Media types a structured-mode notification may carry (parameters such as `charset` are ignored).
 fn is_event_media_type(content_type: Option<&str>) -> bool {
-    let Some(content_type) = content_type else {
-        return true;
-    };
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    matches!(
-        essence.as_str(),
-        "application/json"
-            | "application/cloudevents+json"
-            | "application/cloudevents-batch+json"
-            | "text/json"
-    )
+    content_type.is_none_or(|ct| {
+        matches!(
+            media_type_essence(ct).as_str(),
+            "application/json"
+                | "application/cloudevents+json"
+                | "application/cloudevents-batch+json"
+                | "text/json"
+        )
+    })
 }
 
 impl WebhookDoor {
@@ -451,16 +446,9 @@ fn binary_mode_event(headers: &HeaderMap, spec: &str, body: &str) -> Result<Valu
         "datacontenttype".into(),
         Value::String(content_type.to_owned()),
     );
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
     if body.trim().is_empty() {
         // No data.
-    } else if essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
-    {
+    } else if is_json_media_type(content_type) {
         let data: Value = crate::event::parse_str(body)
             .map_err(|e| WebhookAnswer::decode_error(&e.within(&JsonPath::root().key("data"))))?;
         event.insert("data".into(), data);

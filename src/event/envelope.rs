@@ -105,11 +105,7 @@ impl EventData for Value {
 
 /// Parses JSON text into `T`, with the JSONPath of any error.
 pub(crate) fn parse_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(DecodeError::from_serde)?;
-    de.end()
-        .map_err(|e| DecodeError::new(JsonPath::root(), format!("not valid JSON: {e}")))?;
-    Ok(value)
+    parse_borrowed(text)
 }
 
 impl<T: EventData> Event<T> {
@@ -383,13 +379,19 @@ fn time_member(
     }
 }
 
-fn is_json_content_type(content_type: &str) -> bool {
-    let essence = content_type
+/// The media type without parameters, lower-cased (`Application/JSON; charset=utf-8` → `application/json`).
+pub fn media_type_essence(content_type: &str) -> String {
+    content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// Whether a media type is JSON: `application/json`, `text/json` or any `+json` type.
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let essence = media_type_essence(content_type);
     essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
 }
 
@@ -508,7 +510,7 @@ fn decode_base64<T: EventData>(event: &Event<()>, encoded: Value) -> Result<T, D
         .data_content_type
         .as_deref()
         .unwrap_or("application/json");
-    if !is_json_content_type(content_type) {
+    if !is_json_media_type(content_type) {
         return T::decode_binary(&event.event_type, content_type, &encoded)
             .map_err(|e| e.within(&at));
     }

@@ -14,7 +14,9 @@ mod resource;
 mod summary;
 mod system;
 
-pub use envelope::{decode_batch, split_batch, Event, EventData, Schema};
+pub use envelope::{
+    decode_batch, is_json_media_type, media_type_essence, split_batch, Event, EventData, Schema,
+};
 pub use error::{DecodeError, JsonPath};
 pub use kind::EventKind;
 pub use lenient::{format_time, parse_time};
