@@ -528,3 +528,24 @@ fn a_broken_hooks_file_is_refused_at_startup_and_by_check() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn sigterm_during_an_in_flight_hook_finishes_it_then_exits() {
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", vec![Behaviour::slow(Duration::from_millis(800))]);
+    let (handler, _dir) = handler_with(
+        &webhook_hook("n", "HOOK_URL", 0, 3000),
+        &[("HOOK_URL", &receiver.url("/hook"))],
+    )
+    .await;
+    let deployed = event("eventgrid-model-deployed.json");
+    let signal = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        handler.terminate();
+    };
+    let ((status, answer), ()) = tokio::join!(invoke(&handler, &deployed), signal);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(receiver.delivered("/hook").len(), 1);
+    let (exit, _, _) = handler.wait(Duration::from_secs(15));
+    assert!(exit.success(), "{exit:?}");
+}
