@@ -315,8 +315,12 @@ async fn bad_bodies_are_rejected_with_the_index_and_path() {
     // Over Event Grid's 1 MiB.
     let big = json!([{"id": "big", "eventType": "X", "data": {"pad": "x".repeat(1024 * 1024)}}])
         .to_string();
-    let (status, _, _) = post(&handler, "/api/eventgrid", &NOTIFY, big).await;
+    let (status, _, answer) = post(&handler, "/api/eventgrid", &NOTIFY, big).await;
     assert_eq!(status, 413);
+    assert_eq!(
+        answer["error"]["status"], 413,
+        "the webhook's own error shape: {answer}"
+    );
 }
 
 #[tokio::test]

@@ -125,8 +125,36 @@ fn webhook(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Reject
                 }
                 .instrument(span)
             },
-        );
+        )
+        .recover(webhook_body_rejection)
+        .unify();
     options.or(post)
+}
+
+/// Body rejections on the webhook path answered in the webhook's own error shape (and never passed
+/// on to the other routes).
+async fn webhook_body_rejection(rejection: Rejection) -> Result<warp::reply::Response, Rejection> {
+    let answer = if let Some(too_large) = rejection.find::<PayloadTooLarge>() {
+        WebhookAnswer::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body exceeds the limit of {} bytes",
+                too_large.limit
+            ),
+        )
+    } else if let Some(BodyReadError(reason)) = rejection.find::<BodyReadError>() {
+        WebhookAnswer::error(
+            StatusCode::BAD_REQUEST,
+            format!("the request body could not be read: {reason}"),
+        )
+    } else {
+        return Err(rejection);
+    };
+    tracing::warn!(
+        status = answer.status.as_u16(),
+        "webhook request not accepted"
+    );
+    Ok(webhook_reply(answer))
 }
 
 /// `GET /`: the host polls it every 25 ms after start and treats any answer as "ready".

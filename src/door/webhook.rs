@@ -79,7 +79,8 @@ impl WebhookAnswer {
         }
     }
 
-    fn error(status: StatusCode, message: impl Into<String>) -> Self {
+    /// An error answer: `{"error": {"status", "message"}}`.
+    pub fn error(status: StatusCode, message: impl Into<String>) -> Self {
         Self::json(
             status,
             json!({"error": {"status": status.as_u16(), "message": message.into()}}),
