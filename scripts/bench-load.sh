@@ -178,7 +178,7 @@ verdict() {
   fi
 }
 
-echo "aml-events load benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, ${TARGET:-host target}"
+echo "aml-events load benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, ${TARGET:-host target}, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wrk: ${DURATION}s (after ${WARMUP}s warm-up), $THREADS threads, $CONNECTIONS connections, POST /$FUNCTION ($(stat -c %s "$BODY") bytes, ModelDeployed)"
 echo
 
@@ -313,7 +313,7 @@ def peak_rss(binary):
         started = time.perf_counter()
         asyncio.run(load(port, invocations, connections))
         elapsed = time.perf_counter() - started
-        return idle, vm(proc.pid, "VmHWM"), vm(proc.pid, "VmRSS"), elapsed
+        return idle, vm(proc.pid, "VmHWM"), vm(proc.pid, "RssAnon"), vm(proc.pid, "RssFile"), elapsed
     finally:
         stop(proc)
 
@@ -325,14 +325,15 @@ for _ in range(starts):  # interleaved, so drift on a shared machine hits both a
 result = {}
 for name, binary in servers.items():
     samples = sorted(times[name])
-    idle, hwm, rss, elapsed = peak_rss(binary)
+    idle, hwm, anon, file, elapsed = peak_rss(binary)
     result[name] = {
         "cold_median_ms": statistics.median(samples) * 1000,
         "cold_min_ms": samples[0] * 1000,
         "cold_max_ms": samples[-1] * 1000,
         "idle_hwm_kb": idle,
         "hwm_kb": hwm,
-        "rss_kb": rss,
+        "anon_kb": anon,
+        "file_kb": file,
         "load_secs": elapsed,
     }
 json.dump(result, open(out, "w"))
@@ -349,15 +350,17 @@ for name in baseline handler; do
   printf '  %-9s %7s  [%s..%s]\n' "$name" "$(fmt "$(read_measure $name cold_median_ms)")" \
     "$(fmt "$(read_measure $name cold_min_ms)")" "$(fmt "$(read_measure $name cold_max_ms)")"
 done
-echo "peak RSS (VmHWM) after $RSS_INVOCATIONS invocations over $CONNECTIONS connections, KiB (idle VmHWM):"
+echo "peak RSS (VmHWM) after $RSS_INVOCATIONS invocations over $CONNECTIONS connections, KiB:"
 for name in baseline handler; do
-  printf '  %-9s %7s  (%s idle)\n' "$name" "$(read_measure $name hwm_kb)" "$(read_measure $name idle_hwm_kb)"
+  printf '  %-9s %7s  (idle %s; after the load: anonymous %s + file-backed %s)\n' "$name" \
+    "$(read_measure $name hwm_kb)" "$(read_measure $name idle_hwm_kb)" \
+    "$(read_measure $name anon_kb)" "$(read_measure $name file_kb)"
 done
 
 size=$(stat -c %s "$HANDLER")
 size_mib=$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }')
 echo "release binary: $HANDLER, $size bytes ($size_mib MiB); baseline example $(stat -c %s "$BASELINE") bytes"
-echo "build step: ${build_secs}s"
+echo "build step: ${build_secs}s; load average after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 echo
 echo "budgets:"
 printf '  throughput  handler/baseline = %s (>= 0.85)  %s\n' "$tput_ratio" "$(verdict "$tput_ratio" ">=" 0.85)"
