@@ -124,6 +124,7 @@ stop() {
   while kill -0 "$PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
   kill -KILL "$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
+  PIDS=()  # one server at a time: nothing left for the exit trap
 }
 
 # check NAME: one invocation must answer 200 (and the handler must log the ModelDeployed line).
