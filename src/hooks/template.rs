@@ -192,6 +192,27 @@ fn opt(value: &Option<String>) -> Value {
         .map_or(Value::Null, |s| Value::String(s.clone()))
 }
 
+/// The variables the two run events share.
+fn run_context(
+    experiment_id: &Option<String>,
+    experiment_name: &Option<String>,
+    run_id: &Option<String>,
+    run_type: &Option<String>,
+    run_status: Option<&str>,
+    run_tags: &Map<String, Value>,
+    run_properties: &Map<String, Value>,
+) -> Value {
+    json!({
+        "experiment_id": opt(experiment_id),
+        "experiment_name": opt(experiment_name),
+        "run_id": opt(run_id),
+        "run_type": opt(run_type),
+        "run_status": run_status,
+        "run_tags": run_tags,
+        "run_properties": run_properties,
+    })
+}
+
 /// The template variables of `event`: the envelope and the kind's data in snake_case.
 pub fn context(event: &Event<MlEvent>) -> Value {
     let workspace = event.workspace();
@@ -236,24 +257,24 @@ pub fn context(event: &Event<MlEvent>) -> Value {
                 "service_properties": d.service_properties,
             })
         }
-        MlEvent::RunCompleted(d) => json!({
-            "experiment_id": opt(&d.experiment_id),
-            "experiment_name": opt(&d.experiment_name),
-            "run_id": opt(&d.run_id),
-            "run_type": opt(&d.run_type),
-            "run_status": "Completed",
-            "run_tags": d.run_tags,
-            "run_properties": d.run_properties,
-        }),
-        MlEvent::RunStatusChanged(d) => json!({
-            "experiment_id": opt(&d.experiment_id),
-            "experiment_name": opt(&d.experiment_name),
-            "run_id": opt(&d.run_id),
-            "run_type": opt(&d.run_type),
-            "run_status": d.run_status.as_ref().map(|s| s.as_str().to_owned()),
-            "run_tags": d.run_tags,
-            "run_properties": d.run_properties,
-        }),
+        MlEvent::RunCompleted(d) => run_context(
+            &d.experiment_id,
+            &d.experiment_name,
+            &d.run_id,
+            &d.run_type,
+            Some("Completed"),
+            &d.run_tags,
+            &d.run_properties,
+        ),
+        MlEvent::RunStatusChanged(d) => run_context(
+            &d.experiment_id,
+            &d.experiment_name,
+            &d.run_id,
+            &d.run_type,
+            d.run_status.as_ref().map(|s| s.as_str()),
+            &d.run_tags,
+            &d.run_properties,
+        ),
         MlEvent::DatasetDriftDetected(d) => json!({
             "data_drift_id": opt(&d.data_drift_id),
             "data_drift_name": opt(&d.data_drift_name),
