@@ -9,6 +9,7 @@
 use super::error::{DecodeError, JsonPath};
 use super::lenient::{format_time, parse_time};
 use super::resource::{Subject, Workspace};
+use super::wire::{Scalar, Str};
 use base64::Engine as _;
 use chrono::{DateTime, FixedOffset};
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -127,12 +128,31 @@ impl<T: EventData> Event<T> {
     }
 }
 
+/// Parses JSON text into `T`; on failure, the error names the JSONPath where it happened.
+///
+/// Path tracking costs a segment per member, so the text is parsed plainly first and only parsed again
+/// with [`serde_path_to_error`] when that fails: errors are rare, and only they need the path.
 pub(crate) fn parse_borrowed<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, DecodeError> {
+    match serde_json::from_str(text) {
+        Ok(value) => Ok(value),
+        Err(plain) => Err(locate_error::<T>(text).unwrap_or_else(|| {
+            // Both parsers read the same bytes; this only guards against one accepting what the
+            // other refused.
+            DecodeError::new(JsonPath::root(), format!("not valid JSON: {plain}"))
+        })),
+    }
+}
+
+/// The error of parsing `text` as `T`, with its path; `None` if it parses.
+#[cold]
+fn locate_error<'a, T: Deserialize<'a>>(text: &'a str) -> Option<DecodeError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(DecodeError::from_serde)?;
+    if let Err(error) = serde_path_to_error::deserialize::<_, T>(&mut de) {
+        return Some(DecodeError::from_serde(error));
+    }
     de.end()
-        .map_err(|e| DecodeError::new(JsonPath::root(), format!("not valid JSON: {e}")))?;
-    Ok(value)
+        .err()
+        .map(|e| DecodeError::new(JsonPath::root(), format!("not valid JSON: {e}")))
 }
 
 /// Splits a body that holds one event object or a JSON array of them (Event Grid always sends an
@@ -237,21 +257,21 @@ impl<T> Event<T> {
 /// The members both schemas know, each kept as raw JSON until the schema is known.
 #[derive(Default)]
 struct RawEnvelope<'a> {
-    id: Option<Value>,
-    topic: Option<Value>,
-    source: Option<Value>,
-    subject: Option<Value>,
-    event_type: Option<Value>,
-    ce_type: Option<Value>,
-    event_time: Option<Value>,
-    ce_time: Option<Value>,
-    data_version: Option<Value>,
-    metadata_version: Option<Value>,
-    spec_version: Option<Value>,
-    data_content_type: Option<Value>,
-    data_schema: Option<Value>,
+    id: Option<Scalar<'a>>,
+    topic: Option<Scalar<'a>>,
+    source: Option<Scalar<'a>>,
+    subject: Option<Scalar<'a>>,
+    event_type: Option<Scalar<'a>>,
+    ce_type: Option<Scalar<'a>>,
+    event_time: Option<Scalar<'a>>,
+    ce_time: Option<Scalar<'a>>,
+    data_version: Option<Scalar<'a>>,
+    metadata_version: Option<Scalar<'a>>,
+    spec_version: Option<Scalar<'a>>,
+    data_content_type: Option<Scalar<'a>>,
+    data_schema: Option<Scalar<'a>>,
     data: Option<&'a RawValue>,
-    data_base64: Option<Value>,
+    data_base64: Option<Scalar<'a>>,
     others: Map<String, Value>,
 }
 
@@ -302,7 +322,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawEnvelope<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut env = RawEnvelope::default();
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
                     let member = MEMBERS
                         .iter()
                         .find(|(name, _)| name.eq_ignore_ascii_case(&key))
@@ -314,7 +334,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawEnvelope<'a> {
                         }
                         None => {
                             let value = map.next_value::<Value>()?;
-                            env.others.insert(key, value);
+                            env.others.insert(key.into_owned(), value);
                             continue;
                         }
                         Some(Member::Id) => &mut env.id,
@@ -332,7 +352,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawEnvelope<'a> {
                         Some(Member::DataSchema) => &mut env.data_schema,
                         Some(Member::DataBase64) => &mut env.data_base64,
                     };
-                    *slot = Some(map.next_value::<Value>()?);
+                    *slot = Some(map.next_value::<Scalar<'de>>()?);
                 }
                 Ok(env)
             }
@@ -342,18 +362,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawEnvelope<'a> {
 }
 
 /// Reads an optional string member; JSON `null` means unset (CloudEvents' rule, applied to both schemas).
-fn string_member(value: Option<Value>, name: &str) -> Result<Option<String>, DecodeError> {
+fn string_member(value: Option<Scalar<'_>>, name: &str) -> Result<Option<String>, DecodeError> {
     match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(DecodeError::new(
+        None | Some(Scalar::Other(Value::Null)) => Ok(None),
+        Some(Scalar::Str(s)) => Ok(Some(s.into_owned())),
+        Some(Scalar::Other(other)) => Err(DecodeError::new(
             JsonPath::root().key(name),
             format!("`{name}` must be a string, found {}", type_name(&other)),
         )),
     }
 }
 
-fn required_member(value: Option<Value>, name: &str) -> Result<String, DecodeError> {
+fn required_member(value: Option<Scalar<'_>>, name: &str) -> Result<String, DecodeError> {
     match string_member(value, name)? {
         Some(s) if !s.is_empty() => Ok(s),
         Some(_) => Err(DecodeError::new(
@@ -368,7 +388,7 @@ fn required_member(value: Option<Value>, name: &str) -> Result<String, DecodeErr
 }
 
 fn time_member(
-    value: Option<Value>,
+    value: Option<Scalar<'_>>,
     name: &str,
 ) -> Result<Option<DateTime<FixedOffset>>, DecodeError> {
     match string_member(value, name)? {
@@ -410,9 +430,9 @@ impl<'a> RawEnvelope<'a> {
             ));
         };
         // Members of the other schema are just unknown members here: keep them as extensions.
-        let mut keep = |name: &str, value: Option<Value>| {
+        let mut keep = |name: &str, value: Option<Scalar<'a>>| {
             if let Some(v) = value {
-                self.others.insert(name.to_owned(), v);
+                self.others.insert(name.to_owned(), v.into_value());
             }
         };
         let mut event = match schema {
@@ -490,9 +510,9 @@ impl<'a> RawEnvelope<'a> {
     }
 }
 
-fn decode_base64<T: EventData>(event: &Event<()>, encoded: Value) -> Result<T, DecodeError> {
+fn decode_base64<T: EventData>(event: &Event<()>, encoded: Scalar<'_>) -> Result<T, DecodeError> {
     let at = JsonPath::root().key("data_base64");
-    let Value::String(encoded) = encoded else {
+    let Scalar::Str(encoded) = encoded else {
         return Err(DecodeError::new(
             at,
             "`data_base64` must be a base64 string",

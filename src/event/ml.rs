@@ -1,104 +1,76 @@
 //! Typed `data` for the five Azure Machine Learning event types.
 //!
-//! Every struct reads the camelCase keys the service sends and the PascalCase keys the docs show
-//! (`modelName` or `ModelName`), treats "required" identifiers as optional because SDK fixtures and old
+//! Every struct matches its keys case-insensitively (the service sends camelCase `modelName`, the docs
+//! show PascalCase `ModelName`), treats "required" identifiers as optional because SDK fixtures and old
 //! payloads omit them, and keeps unknown keys in `extra` so nothing the service adds is dropped.
-//! Serialisation writes the service's camelCase.
+//! Serialisation writes the service's camelCase. Decoding is a hand-written map visitor per struct
+//! ([`deserialize_data!`]): one pass, no intermediate tree, strings borrowed until they are kept.
 
 use super::lenient;
+use super::wire::deserialize_data;
+use super::wire::read::{F64OrString, ObjectOrNull, Plain, StringOrNumber, TimeOrNull};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 
 /// `Microsoft.MachineLearningServices.ModelRegistered`: a model or model version was registered.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ModelRegistered {
     /// The registered model's name.
-    #[serde(
-        rename = "modelName",
-        alias = "ModelName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "modelName", skip_serializing_if = "Option::is_none")]
     pub model_name: Option<String>,
     /// The registered version, normalised to text (the service has sent both `"3"` and `3`).
-    #[serde(
-        rename = "modelVersion",
-        alias = "ModelVersion",
-        default,
-        deserialize_with = "lenient::string_or_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "modelVersion", skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
     /// The model's tags, free-form.
-    #[serde(
-        rename = "modelTags",
-        alias = "ModelTags",
-        default,
-        deserialize_with = "lenient::object_or_null"
-    )]
+    #[serde(rename = "modelTags")]
     pub model_tags: Map<String, Value>,
     /// The model's properties, free-form.
-    #[serde(
-        rename = "modelProperties",
-        alias = "ModelProperties",
-        default,
-        deserialize_with = "lenient::object_or_null"
-    )]
+    #[serde(rename = "modelProperties")]
     pub model_properties: Map<String, Value>,
     /// Keys this version of the crate does not know, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+deserialize_data!(ModelRegistered {
+    model_name: "modelName" as Plain<Option<String>>,
+    model_version: "modelVersion" as StringOrNumber,
+    model_tags: "modelTags" as ObjectOrNull,
+    model_properties: "modelProperties" as ObjectOrNull,
+});
+
 /// `Microsoft.MachineLearningServices.ModelDeployed`: models were deployed to an endpoint.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ModelDeployed {
     /// The deployed service (endpoint) name.
-    #[serde(
-        rename = "serviceName",
-        alias = "ServiceName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "serviceName", skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
     /// The compute type, such as `ACI` or `AKS`.
-    #[serde(
-        rename = "serviceComputeType",
-        alias = "ServiceComputeType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "serviceComputeType", skip_serializing_if = "Option::is_none")]
     pub service_compute_type: Option<String>,
     /// Comma-separated `name:version` ids as sent; [`ModelDeployed::model_ids`] splits them.
-    #[serde(
-        rename = "modelIds",
-        alias = "ModelIds",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "modelIds", skip_serializing_if = "Option::is_none")]
     pub model_ids: Option<String>,
     /// The service's tags, free-form.
-    #[serde(
-        rename = "serviceTags",
-        alias = "ServiceTags",
-        default,
-        deserialize_with = "lenient::object_or_null"
-    )]
+    #[serde(rename = "serviceTags")]
     pub service_tags: Map<String, Value>,
     /// The service's properties, free-form.
-    #[serde(
-        rename = "serviceProperties",
-        alias = "ServiceProperties",
-        default,
-        deserialize_with = "lenient::object_or_null"
-    )]
+    #[serde(rename = "serviceProperties")]
     pub service_properties: Map<String, Value>,
     /// Keys this version of the crate does not know, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_data!(ModelDeployed {
+    service_name: "serviceName" as Plain<Option<String>>,
+    service_compute_type: "serviceComputeType" as Plain<Option<String>>,
+    model_ids: "modelIds" as Plain<Option<String>>,
+    service_tags: "serviceTags" as ObjectOrNull,
+    service_properties: "serviceProperties" as ObjectOrNull,
+});
 
 impl ModelDeployed {
     /// The deployed models as (name, version) pairs, in the order sent; blanks are skipped.
@@ -154,183 +126,103 @@ impl fmt::Display for ModelId {
 }
 
 /// `Microsoft.MachineLearningServices.RunCompleted`: a run completed successfully.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunCompleted {
     /// The experiment's id.
-    #[serde(
-        rename = "experimentId",
-        alias = "ExperimentId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "experimentId", skip_serializing_if = "Option::is_none")]
     pub experiment_id: Option<String>,
     /// The experiment's name.
-    #[serde(
-        rename = "experimentName",
-        alias = "ExperimentName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "experimentName", skip_serializing_if = "Option::is_none")]
     pub experiment_name: Option<String>,
     /// The run's id.
-    #[serde(
-        rename = "runId",
-        alias = "RunId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "runId", skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// The run type (`automl`, `azureml.PipelineRun`, ...); the docs example sends `null`.
-    #[serde(
-        rename = "runType",
-        alias = "RunType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "runType", skip_serializing_if = "Option::is_none")]
     pub run_type: Option<String>,
     /// The run's tags, free-form.
-    #[serde(
-        rename = "runTags",
-        alias = "RunTags",
-        default,
-        deserialize_with = "lenient::object_or_null"
-    )]
+    #[serde(rename = "runTags")]
     pub run_tags: Map<String, Value>,
     /// The run's properties, free-form (values are often JSON documents encoded as strings).
-    #[serde(
-        rename = "runProperties",
-        alias = "RunProperties",
-        default,
-        deserialize_with = "lenient::object_or_null"
-    )]
+    #[serde(rename = "runProperties")]
     pub run_properties: Map<String, Value>,
     /// Keys this version of the crate does not know, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_data!(RunCompleted {
+    experiment_id: "experimentId" as Plain<Option<String>>,
+    experiment_name: "experimentName" as Plain<Option<String>>,
+    run_id: "runId" as Plain<Option<String>>,
+    run_type: "runType" as Plain<Option<String>>,
+    run_tags: "runTags" as ObjectOrNull,
+    run_properties: "runProperties" as ObjectOrNull,
+});
 
 /// `Microsoft.MachineLearningServices.RunStatusChanged`: a run changed status.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunStatusChanged {
     /// The experiment's id.
-    #[serde(
-        rename = "experimentId",
-        alias = "ExperimentId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "experimentId", skip_serializing_if = "Option::is_none")]
     pub experiment_id: Option<String>,
     /// The experiment's name.
-    #[serde(
-        rename = "experimentName",
-        alias = "ExperimentName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "experimentName", skip_serializing_if = "Option::is_none")]
     pub experiment_name: Option<String>,
     /// The run's id.
-    #[serde(
-        rename = "runId",
-        alias = "RunId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "runId", skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// The run type; may be `null`.
-    #[serde(
-        rename = "runType",
-        alias = "RunType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "runType", skip_serializing_if = "Option::is_none")]
     pub run_type: Option<String>,
     /// The new status.
-    #[serde(
-        rename = "runStatus",
-        alias = "RunStatus",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "runStatus", skip_serializing_if = "Option::is_none")]
     pub run_status: Option<RunStatus>,
     /// The run's tags, free-form.
-    #[serde(
-        rename = "runTags",
-        alias = "RunTags",
-        default,
-        deserialize_with = "lenient::object_or_null"
-    )]
+    #[serde(rename = "runTags")]
     pub run_tags: Map<String, Value>,
     /// The run's properties, free-form.
-    #[serde(
-        rename = "runProperties",
-        alias = "RunProperties",
-        default,
-        deserialize_with = "lenient::object_or_null"
-    )]
+    #[serde(rename = "runProperties")]
     pub run_properties: Map<String, Value>,
     /// Keys this version of the crate does not know, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+deserialize_data!(RunStatusChanged {
+    experiment_id: "experimentId" as Plain<Option<String>>,
+    experiment_name: "experimentName" as Plain<Option<String>>,
+    run_id: "runId" as Plain<Option<String>>,
+    run_type: "runType" as Plain<Option<String>>,
+    run_status: "runStatus" as Plain<Option<RunStatus>>,
+    run_tags: "runTags" as ObjectOrNull,
+    run_properties: "runProperties" as ObjectOrNull,
+});
+
 /// `Microsoft.MachineLearningServices.DatasetDriftDetected`: a dataset drift monitor detected drift.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DatasetDriftDetected {
     /// The drift monitor's id.
-    #[serde(
-        rename = "dataDriftId",
-        alias = "DataDriftId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "dataDriftId", skip_serializing_if = "Option::is_none")]
     pub data_drift_id: Option<String>,
     /// The drift monitor's name.
-    #[serde(
-        rename = "dataDriftName",
-        alias = "DataDriftName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "dataDriftName", skip_serializing_if = "Option::is_none")]
     pub data_drift_name: Option<String>,
     /// The run that detected drift.
-    #[serde(
-        rename = "runId",
-        alias = "RunId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "runId", skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// The base dataset.
-    #[serde(
-        rename = "baseDatasetId",
-        alias = "BaseDatasetId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "baseDatasetId", skip_serializing_if = "Option::is_none")]
     pub base_dataset_id: Option<String>,
     /// The target dataset; absent in the SDKs' own fixtures, so optional.
-    #[serde(
-        rename = "targetDatasetId",
-        alias = "TargetDatasetId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "targetDatasetId", skip_serializing_if = "Option::is_none")]
     pub target_dataset_id: Option<String>,
     /// The drift coefficient, at full `f64` precision.
-    #[serde(
-        rename = "driftCoefficient",
-        alias = "DriftCoefficient",
-        default,
-        deserialize_with = "lenient::f64_or_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "driftCoefficient", skip_serializing_if = "Option::is_none")]
     pub drift_coefficient: Option<f64>,
     /// Start of the target time series; nullable in the spec.
     #[serde(
         rename = "startTime",
-        alias = "StartTime",
-        default,
-        deserialize_with = "lenient::time_or_null",
         serialize_with = "lenient::serialize_time",
         skip_serializing_if = "Option::is_none"
     )]
@@ -338,9 +230,6 @@ pub struct DatasetDriftDetected {
     /// End of the target time series; nullable in the spec.
     #[serde(
         rename = "endTime",
-        alias = "EndTime",
-        default,
-        deserialize_with = "lenient::time_or_null",
         serialize_with = "lenient::serialize_time",
         skip_serializing_if = "Option::is_none"
     )]
@@ -349,6 +238,17 @@ pub struct DatasetDriftDetected {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_data!(DatasetDriftDetected {
+    data_drift_id: "dataDriftId" as Plain<Option<String>>,
+    data_drift_name: "dataDriftName" as Plain<Option<String>>,
+    run_id: "runId" as Plain<Option<String>>,
+    base_dataset_id: "baseDatasetId" as Plain<Option<String>>,
+    target_dataset_id: "targetDatasetId" as Plain<Option<String>>,
+    drift_coefficient: "driftCoefficient" as F64OrString,
+    start_time: "startTime" as TimeOrNull,
+    end_time: "endTime" as TimeOrNull,
+});
 
 /// An Azure ML run status. The known values are typed (matched case-insensitively, since the docs
 /// send `failed`); any other value is kept verbatim in [`RunStatus::Other`].
@@ -447,8 +347,8 @@ impl Serialize for RunStatus {
 
 impl<'de> Deserialize<'de> for RunStatus {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(RunStatus::parse(&text))
+        let text = super::wire::Str::deserialize(d)?;
+        Ok(RunStatus::parse(&text.0))
     }
 }
 
@@ -456,6 +356,29 @@ impl<'de> Deserialize<'de> for RunStatus {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn keys_match_in_any_case_and_unknown_keys_are_kept() {
+        let data: ModelDeployed = serde_json::from_value(json!({
+            "SERVICENAME": "svc", "modelIds": "m:1", "region": "westeurope", "ServiceTags": null
+        }))
+        .unwrap();
+        assert_eq!(data.service_name.as_deref(), Some("svc"));
+        assert_eq!(data.model_ids.as_deref(), Some("m:1"));
+        assert!(data.service_tags.is_empty());
+        assert_eq!(data.extra["region"], "westeurope");
+        assert_eq!(data.extra.len(), 1);
+    }
+
+    #[test]
+    fn a_member_given_twice_in_two_spellings_is_an_error() {
+        let text = r#"{"modelName": "a", "ModelName": "b"}"#;
+        let err = serde_json::from_str::<ModelRegistered>(text).unwrap_err();
+        assert!(
+            err.to_string().contains("duplicate field `modelName`"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn model_version_may_be_a_string_or_an_integer() {

@@ -13,6 +13,7 @@ mod ml;
 mod resource;
 mod summary;
 mod system;
+mod wire;
 
 pub use envelope::{
     decode_batch, is_json_media_type, media_type_essence, split_batch, Event, EventData, Schema,

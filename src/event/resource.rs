@@ -19,14 +19,28 @@ impl Workspace {
     /// Parses a workspace resource id; segment names match case-insensitively, as ARM does.
     /// Returns `None` for anything that is not an ML workspace id.
     pub fn parse(resource_id: &str) -> Option<Self> {
-        let parts: Vec<&str> = resource_id.trim_matches('/').split('/').collect();
+        let [subscription, resource_group, workspace] = Self::segments(resource_id)?;
+        Some(Self {
+            subscription: subscription.to_owned(),
+            resource_group: resource_group.to_owned(),
+            workspace: workspace.to_owned(),
+        })
+    }
+
+    /// Only the workspace name of a workspace resource id, borrowed: what a log line prints, without
+    /// building the whole [`Workspace`].
+    pub fn name_of(resource_id: &str) -> Option<&str> {
+        Self::segments(resource_id).map(|[_, _, workspace]| workspace)
+    }
+
+    /// Subscription, resource group and workspace name, in that order.
+    fn segments(resource_id: &str) -> Option<[&str; 3]> {
+        let mut parts = resource_id.trim_matches('/').split('/');
         let mut subscription = None;
         let mut resource_group = None;
         let mut workspace = None;
         let mut provider_ok = false;
-        let mut i = 0;
-        while i + 1 < parts.len() {
-            let (key, value) = (parts[i], parts[i + 1]);
+        while let (Some(key), Some(value)) = (parts.next(), parts.next()) {
             if key.eq_ignore_ascii_case("subscriptions") {
                 subscription = Some(value);
             } else if key.eq_ignore_ascii_case("resourceGroups") {
@@ -36,15 +50,10 @@ impl Workspace {
             } else if key.eq_ignore_ascii_case("workspaces") && provider_ok {
                 workspace = Some(value);
             }
-            i += 2;
         }
         match (subscription, resource_group, workspace) {
             (Some(s), Some(g), Some(w)) if !s.is_empty() && !g.is_empty() && !w.is_empty() => {
-                Some(Self {
-                    subscription: s.to_owned(),
-                    resource_group: g.to_owned(),
-                    workspace: w.to_owned(),
-                })
+                Some([s, g, w])
             }
             _ => None,
         }

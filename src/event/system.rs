@@ -1,41 +1,36 @@
 //! Event Grid's own events, which reach the same endpoint as the ML events.
 
-use serde::{Deserialize, Serialize};
+use super::wire::deserialize_data;
+use super::wire::read::Plain;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// `Microsoft.EventGrid.SubscriptionValidationEvent`: the handshake Event Grid sends when a subscription
 /// is created or updated. The Functions trigger answers it itself; a plain webhook must echo the code.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SubscriptionValidation {
     /// The code to echo back as `{"validationResponse": code}`.
-    #[serde(
-        rename = "validationCode",
-        alias = "ValidationCode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "validationCode", skip_serializing_if = "Option::is_none")]
     pub validation_code: Option<String>,
     /// The URL to `GET` for manual validation (API versions from 2018-05-01-preview on).
-    #[serde(
-        rename = "validationUrl",
-        alias = "ValidationUrl",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "validationUrl", skip_serializing_if = "Option::is_none")]
     pub validation_url: Option<String>,
     /// Keys this version of the crate does not know, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+deserialize_data!(SubscriptionValidation {
+    validation_code: "validationCode" as Plain<Option<String>>,
+    validation_url: "validationUrl" as Plain<Option<String>>,
+});
+
 /// `Microsoft.EventGrid.SubscriptionDeletedEvent`: the subscription that delivered this was deleted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SubscriptionDeleted {
     /// Resource id of the deleted event subscription.
     #[serde(
         rename = "eventSubscriptionId",
-        alias = "EventSubscriptionId",
-        default,
         skip_serializing_if = "Option::is_none"
     )]
     pub event_subscription_id: Option<String>,
@@ -43,3 +38,7 @@ pub struct SubscriptionDeleted {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_data!(SubscriptionDeleted {
+    event_subscription_id: "eventSubscriptionId" as Plain<Option<String>>,
+});
