@@ -67,7 +67,7 @@ impl Hook for FailureStreak {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::from_env()?;
-    aml_events::telemetry::init(settings.under_functions_host);
+    let _log_writer = aml_events::telemetry::init(settings.under_functions_host);
     let config = HooksConfig::load(None, &|k| std::env::var(k).ok())?;
     // The configured hooks (with their dedupe store and deadline), plus ours.
     let dispatcher = config

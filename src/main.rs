@@ -186,7 +186,8 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.under_functions_host || in_lambda());
+    // Dropped when `serve` returns: the last buffered log lines are written then.
+    let _log_writer = telemetry::init(settings.under_functions_host || in_lambda());
     // A broken configuration is never served: the host shows the error and restarts us, or gives up.
     let app = match build_app(hooks, settings) {
         Ok(app) => Arc::new(app),
