@@ -12,12 +12,14 @@ use super::resource::{Subject, Workspace};
 use super::wire::{Scalar, Str};
 use base64::Engine as _;
 use chrono::{DateTime, FixedOffset};
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// Which wire schema an event arrived in; it is written back in the same schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
@@ -72,6 +74,18 @@ pub trait EventData: Sized {
     /// the event has no `data`. Error paths are relative to the data value.
     fn decode_data(event_type: &str, data: Option<&str>) -> Result<Self, DecodeError>;
 
+    /// Decodes `data` straight from the event's parser, for event types already known when `data`
+    /// is reached. Any error sends the event down the general path (the envelope first, then
+    /// [`EventData::decode_data`]), which produces the error that is reported, so this only has to
+    /// be right on success. The default captures the raw text and calls `decode_data`.
+    fn deserialize_data<'de, D: Deserializer<'de>>(
+        event_type: &str,
+        d: D,
+    ) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        Self::decode_data(event_type, Some(raw.get())).map_err(serde::de::Error::custom)
+    }
+
     /// Decodes CloudEvents `data_base64` whose content type is not JSON. The default rejects it.
     fn decode_binary(
         event_type: &str,
@@ -93,6 +107,13 @@ impl EventData for Value {
             None => Ok(Value::Null),
             Some(raw) => parse_str(raw),
         }
+    }
+
+    fn deserialize_data<'de, D: Deserializer<'de>>(
+        _event_type: &str,
+        d: D,
+    ) -> Result<Self, D::Error> {
+        Value::deserialize(d)
     }
 
     fn decode_binary(
@@ -123,19 +144,52 @@ impl<T: EventData> Event<T> {
     /// # Ok::<(), aml_events::event::DecodeError>(())
     /// ```
     pub fn from_json(json: &str) -> Result<Self, DecodeError> {
-        let raw: RawEnvelope<'_> = parse_borrowed(json)?;
-        raw.into_event()
+        // One pass with `data` decoded in place. Anything unusual (an error, `data` before the type,
+        // the type changed after `data` by a later member) takes the general path below, which reads
+        // the envelope first and `data` after, and whose errors are the ones reported.
+        let seed = EnvelopeSeed {
+            in_place: true,
+            data: PhantomData,
+        };
+        let mut de = serde_json::Deserializer::from_str(json);
+        let read = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+        if let Ok((raw, Some(in_place))) = read {
+            if raw.schema().and_then(|s| raw.event_type(s)) == Some(&*in_place.as_type) {
+                if let Ok(event) = raw.into_event(Some(in_place.data)) {
+                    return Ok(event);
+                }
+            }
+        }
+        let seed = EnvelopeSeed::<T> {
+            in_place: false,
+            data: PhantomData,
+        };
+        let (raw, _) = parse_seeded(json, seed)?;
+        raw.into_event(None)
     }
 }
 
 /// Parses JSON text into `T`; on failure, the error names the JSONPath where it happened.
+pub(crate) fn parse_borrowed<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, DecodeError> {
+    parse_seeded(text, PhantomData::<T>)
+}
+
+/// Parses JSON text with `seed`; on failure, the error names the JSONPath where it happened.
 ///
 /// Path tracking costs a segment per member, so the text is parsed plainly first and only parsed again
 /// with [`serde_path_to_error`] when that fails: errors are rare, and only they need the path.
-pub(crate) fn parse_borrowed<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, DecodeError> {
-    match serde_json::from_str(text) {
+fn parse_seeded<'a, S: DeserializeSeed<'a> + Clone>(
+    text: &'a str,
+    seed: S,
+) -> Result<S::Value, DecodeError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let plain = seed
+        .clone()
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
+    match plain {
         Ok(value) => Ok(value),
-        Err(plain) => Err(locate_error::<T>(text).unwrap_or_else(|| {
+        Err(plain) => Err(locate_error(text, seed).unwrap_or_else(|| {
             // Both parsers read the same bytes; this only guards against one accepting what the
             // other refused.
             DecodeError::new(JsonPath::root(), format!("not valid JSON: {plain}"))
@@ -143,12 +197,18 @@ pub(crate) fn parse_borrowed<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T,
     }
 }
 
-/// The error of parsing `text` as `T`, with its path; `None` if it parses.
+/// The error of parsing `text` with `seed`, with its path; `None` if it parses.
 #[cold]
-fn locate_error<'a, T: Deserialize<'a>>(text: &'a str) -> Option<DecodeError> {
+fn locate_error<'a, S: DeserializeSeed<'a>>(text: &'a str, seed: S) -> Option<DecodeError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    if let Err(error) = serde_path_to_error::deserialize::<_, T>(&mut de) {
-        return Some(DecodeError::from_serde(error));
+    let mut track = serde_path_to_error::Track::new();
+    if let Err(error) =
+        seed.deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
+    {
+        return Some(DecodeError::from_serde(serde_path_to_error::Error::new(
+            track.path(),
+            error,
+        )));
     }
     de.end()
         .err()
@@ -312,52 +372,108 @@ const MEMBERS: [(&str, Member); 15] = [
     ("data_base64", Member::DataBase64),
 ];
 
-impl<'de: 'a, 'a> Deserialize<'de> for RawEnvelope<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = RawEnvelope<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an event object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut env = RawEnvelope::default();
-                while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-                    let member = MEMBERS
-                        .iter()
-                        .find(|(name, _)| name.eq_ignore_ascii_case(&key))
-                        .map(|(_, m)| *m);
-                    let slot = match member {
-                        Some(Member::Data) => {
-                            env.data = Some(map.next_value::<&'a RawValue>()?);
-                            continue;
+/// `data` decoded while the envelope is read, with the event type it was decoded for.
+struct InPlace<'a, T> {
+    data: T,
+    as_type: Cow<'a, str>,
+}
+
+/// Reads the envelope's members; with `in_place`, also decodes `data` as it goes by when the event
+/// type has already been read (Azure sends `eventType`/`type` before `data`), so `data` is scanned
+/// once instead of skipped as raw JSON and parsed again.
+struct EnvelopeSeed<T> {
+    in_place: bool,
+    data: PhantomData<T>,
+}
+
+impl<T> Clone for EnvelopeSeed<T> {
+    fn clone(&self) -> Self {
+        Self {
+            in_place: self.in_place,
+            data: PhantomData,
+        }
+    }
+}
+
+impl<'de, T: EventData> DeserializeSeed<'de> for EnvelopeSeed<T> {
+    type Value = (RawEnvelope<'de>, Option<InPlace<'de, T>>);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: EventData> Visitor<'de> for EnvelopeSeed<T> {
+    type Value = (RawEnvelope<'de>, Option<InPlace<'de, T>>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut env = RawEnvelope::default();
+        let mut in_place = None;
+        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+            let member = MEMBERS
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&key))
+                .map(|(_, m)| *m);
+            let slot = match member {
+                Some(Member::Data) => {
+                    // Only when the type cannot change: exactly one of the two type members so far.
+                    let known = match (&env.event_type, &env.ce_type) {
+                        (Some(Scalar::Str(t)), None) | (None, Some(Scalar::Str(t))) => {
+                            Some(t.clone())
+                        }
+                        _ => None,
+                    };
+                    match known.filter(|_| self.in_place) {
+                        Some(as_type) => {
+                            let data = map.next_value_seed(DataSeed::<T>(&as_type, PhantomData))?;
+                            env.data = None;
+                            in_place = Some(InPlace { data, as_type });
                         }
                         None => {
-                            let value = map.next_value::<Value>()?;
-                            env.others.insert(key.into_owned(), value);
-                            continue;
+                            env.data = Some(map.next_value::<&'de RawValue>()?);
+                            in_place = None;
                         }
-                        Some(Member::Id) => &mut env.id,
-                        Some(Member::Topic) => &mut env.topic,
-                        Some(Member::Source) => &mut env.source,
-                        Some(Member::Subject) => &mut env.subject,
-                        Some(Member::EventType) => &mut env.event_type,
-                        Some(Member::Type) => &mut env.ce_type,
-                        Some(Member::EventTime) => &mut env.event_time,
-                        Some(Member::Time) => &mut env.ce_time,
-                        Some(Member::DataVersion) => &mut env.data_version,
-                        Some(Member::MetadataVersion) => &mut env.metadata_version,
-                        Some(Member::SpecVersion) => &mut env.spec_version,
-                        Some(Member::DataContentType) => &mut env.data_content_type,
-                        Some(Member::DataSchema) => &mut env.data_schema,
-                        Some(Member::DataBase64) => &mut env.data_base64,
-                    };
-                    *slot = Some(map.next_value::<Scalar<'de>>()?);
+                    }
+                    continue;
                 }
-                Ok(env)
-            }
+                None => {
+                    let value = map.next_value::<Value>()?;
+                    env.others.insert(key.into_owned(), value);
+                    continue;
+                }
+                Some(Member::Id) => &mut env.id,
+                Some(Member::Topic) => &mut env.topic,
+                Some(Member::Source) => &mut env.source,
+                Some(Member::Subject) => &mut env.subject,
+                Some(Member::EventType) => &mut env.event_type,
+                Some(Member::Type) => &mut env.ce_type,
+                Some(Member::EventTime) => &mut env.event_time,
+                Some(Member::Time) => &mut env.ce_time,
+                Some(Member::DataVersion) => &mut env.data_version,
+                Some(Member::MetadataVersion) => &mut env.metadata_version,
+                Some(Member::SpecVersion) => &mut env.spec_version,
+                Some(Member::DataContentType) => &mut env.data_content_type,
+                Some(Member::DataSchema) => &mut env.data_schema,
+                Some(Member::DataBase64) => &mut env.data_base64,
+            };
+            *slot = Some(map.next_value::<Scalar<'de>>()?);
         }
-        d.deserialize_map(V(std::marker::PhantomData))
+        Ok((env, in_place))
+    }
+}
+
+/// Decodes `data` for a known event type ([`EventData::deserialize_data`]).
+struct DataSeed<'t, T>(&'t str, PhantomData<T>);
+
+impl<'de, T: EventData> DeserializeSeed<'de> for DataSeed<'_, T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        T::deserialize_data(self.0, d)
     }
 }
 
@@ -416,14 +532,32 @@ pub fn is_json_media_type(content_type: &str) -> bool {
 }
 
 impl<'a> RawEnvelope<'a> {
-    fn into_event<T: EventData>(mut self) -> Result<Event<T>, DecodeError> {
-        let schema = if self.spec_version.is_some()
-            || (self.ce_type.is_some() && self.event_type.is_none())
-        {
-            Schema::CloudEvents
+    /// The schema, from what is present: `specversion`, or `type` without `eventType`, is CloudEvents.
+    fn schema(&self) -> Option<Schema> {
+        if self.spec_version.is_some() || (self.ce_type.is_some() && self.event_type.is_none()) {
+            Some(Schema::CloudEvents)
         } else if self.event_type.is_some() {
-            Schema::EventGrid
+            Some(Schema::EventGrid)
         } else {
+            None
+        }
+    }
+
+    /// The event type member of `schema`, when it is a string.
+    fn event_type(&self, schema: Schema) -> Option<&str> {
+        let member = match schema {
+            Schema::EventGrid => &self.event_type,
+            Schema::CloudEvents => &self.ce_type,
+        };
+        match member {
+            Some(Scalar::Str(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The event, with `data` decoded here unless `decoded` already holds it.
+    fn into_event<T: EventData>(mut self, decoded: Option<T>) -> Result<Event<T>, DecodeError> {
+        let Some(schema) = self.schema() else {
             return Err(DecodeError::new(
                 JsonPath::root(),
                 "not an event: missing `eventType` (Event Grid schema) or `type` (CloudEvents)",
@@ -490,20 +624,22 @@ impl<'a> RawEnvelope<'a> {
         }
         event.extensions = self.others;
 
-        let data = match (self.data, self.data_base64) {
-            (Some(_), Some(_)) => {
-                return Err(DecodeError::new(
-                    JsonPath::root().key("data_base64"),
-                    "`data` and `data_base64` are mutually exclusive; the event has both",
-                ))
-            }
-            (Some(raw), None) => T::decode_data(&event.event_type, Some(raw.get()))
+        let both = || {
+            DecodeError::new(
+                JsonPath::root().key("data_base64"),
+                "`data` and `data_base64` are mutually exclusive; the event has both",
+            )
+        };
+        let data = match (decoded, self.data, self.data_base64) {
+            (Some(_), _, Some(_)) | (None, Some(_), Some(_)) => return Err(both()),
+            (Some(data), _, None) => data,
+            (None, Some(raw), None) => T::decode_data(&event.event_type, Some(raw.get()))
                 .map_err(|e| e.within(&JsonPath::root().key("data")))?,
-            (None, Some(encoded)) => {
+            (None, None, Some(encoded)) => {
                 event.data_base64 = true;
                 decode_base64::<T>(&event, encoded)?
             }
-            (None, None) => T::decode_data(&event.event_type, None)
+            (None, None, None) => T::decode_data(&event.event_type, None)
                 .map_err(|e| e.within(&JsonPath::root().key("data")))?,
         };
         Ok(event.map_data(|()| data))
@@ -610,6 +746,79 @@ mod tests {
 
     fn decode(v: Value) -> Result<Event<Value>, DecodeError> {
         Event::from_json(&v.to_string())
+    }
+
+    /// The general path alone: the envelope first, `data` after.
+    fn general<T: EventData>(json: &str) -> Result<Event<T>, DecodeError> {
+        let seed = EnvelopeSeed::<T> {
+            in_place: false,
+            data: PhantomData,
+        };
+        let (raw, _) = parse_seeded(json, seed)?;
+        raw.into_event(None)
+    }
+
+    #[test]
+    fn data_decoded_in_place_equals_the_general_path_for_every_fixture() {
+        use crate::event::MlEvent;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut compared = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(events) = split_batch(&text) else {
+                continue;
+            };
+            for raw in events {
+                let fast = Event::<MlEvent>::from_json(raw);
+                assert_eq!(fast, general::<MlEvent>(raw), "{}", path.display());
+                assert_eq!(
+                    Event::<Value>::from_json(raw),
+                    general::<Value>(raw),
+                    "{}",
+                    path.display()
+                );
+                compared += usize::from(fast.is_ok());
+            }
+        }
+        assert!(compared >= 20, "{compared} fixtures decoded");
+    }
+
+    #[test]
+    fn a_type_changed_after_data_decodes_data_for_the_final_type() {
+        use crate::event::{EventKind, MlEvent};
+        // `type` is read first, so `data` is decoded as ModelDeployed; the later `eventType` (and no
+        // `specversion`) makes this an Event Grid RunCompleted event, with `type` an extension.
+        let text = r#"{"id": "1", "type": "Microsoft.MachineLearningServices.ModelDeployed",
+            "data": {"runId": "r", "serviceName": "s"},
+            "eventType": "Microsoft.MachineLearningServices.RunCompleted"}"#;
+        let event = Event::<MlEvent>::from_json(text).unwrap();
+        assert_eq!(event.kind(), EventKind::RunCompleted);
+        let MlEvent::RunCompleted(data) = &event.data else {
+            panic!("{:?}", event.data)
+        };
+        assert_eq!(data.run_id.as_deref(), Some("r"));
+        assert_eq!(data.extra["serviceName"], "s");
+        assert_eq!(event, general(text).unwrap());
+    }
+
+    #[test]
+    fn data_before_the_type_and_invalid_data_take_the_general_path() {
+        use crate::event::MlEvent;
+        let before = r#"{"data": {"modelName": "m"}, "id": "1",
+            "eventType": "Microsoft.MachineLearningServices.ModelRegistered"}"#;
+        assert_eq!(
+            Event::<MlEvent>::from_json(before).unwrap(),
+            general(before).unwrap()
+        );
+        let invalid = r#"{"eventType": "Microsoft.MachineLearningServices.ModelRegistered",
+            "data": {"modelVersion": {"v": 1}}}"#;
+        let error = Event::<MlEvent>::from_json(invalid).unwrap_err();
+        // The envelope's own error comes first, as on the general path.
+        assert_eq!(error, general::<MlEvent>(invalid).unwrap_err());
+        assert_eq!(error.path().to_string(), "$.id");
     }
 
     #[test]

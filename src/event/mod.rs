@@ -31,7 +31,7 @@ pub use system::{SubscriptionDeleted, SubscriptionValidation};
 pub(crate) use envelope::{parse_borrowed, parse_str, type_name};
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The typed data of an event that can reach this handler.
@@ -124,6 +124,29 @@ impl EventData for MlEvent {
             }
             EventKind::SubscriptionDeleted => MlEvent::SubscriptionDeleted(typed(kind, data)?),
             EventKind::Other => MlEvent::Other(Value::decode_data(event_type, data)?),
+        })
+    }
+
+    fn deserialize_data<'de, D: serde::Deserializer<'de>>(
+        event_type: &str,
+        d: D,
+    ) -> Result<Self, D::Error> {
+        // Success must match `decode_data`; its errors are not reported (see the trait).
+        Ok(match EventKind::from_type(event_type) {
+            EventKind::ModelRegistered => MlEvent::ModelRegistered(Deserialize::deserialize(d)?),
+            EventKind::ModelDeployed => MlEvent::ModelDeployed(Deserialize::deserialize(d)?),
+            EventKind::RunCompleted => MlEvent::RunCompleted(Deserialize::deserialize(d)?),
+            EventKind::RunStatusChanged => MlEvent::RunStatusChanged(Deserialize::deserialize(d)?),
+            EventKind::DatasetDriftDetected => {
+                MlEvent::DatasetDriftDetected(Deserialize::deserialize(d)?)
+            }
+            EventKind::SubscriptionValidation => {
+                MlEvent::SubscriptionValidation(Deserialize::deserialize(d)?)
+            }
+            EventKind::SubscriptionDeleted => {
+                MlEvent::SubscriptionDeleted(Deserialize::deserialize(d)?)
+            }
+            EventKind::Other => MlEvent::Other(Value::deserialize(d)?),
         })
     }
 
