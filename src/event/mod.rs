@@ -10,6 +10,7 @@ mod error;
 mod kind;
 mod lenient;
 mod ml;
+mod raw;
 mod resource;
 mod summary;
 mod system;
