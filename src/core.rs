@@ -81,8 +81,11 @@ impl Core {
                 }
             }
         };
-        let span =
-            tracing::info_span!("event", event_id = %event.id, event_type = %event.event_type);
+        let span = tracing::info_span!(
+            "event",
+            event_id = event.id.as_str(),
+            event_type = event.event_type.as_str()
+        );
         let disposition = async {
             if !event.kind().is_ml() {
                 tracing::debug!("not an Azure ML event; ignored");
@@ -102,8 +105,11 @@ impl Core {
 
     /// Processes a body holding one event or an array of events, at most [`BATCH_CONCURRENCY`] at a
     /// time, results in body order. The outer `Err` means the body is unusable as a whole. Rejected
-    /// events carry paths from the body's root.
-    pub async fn process_body(&self, body: &str) -> Result<Vec<(Processed, String)>, DecodeError> {
+    /// events carry paths from the body's root; each result comes with its event's text.
+    pub async fn process_body<'b>(
+        &self,
+        body: &'b str,
+    ) -> Result<Vec<(Processed, &'b str)>, DecodeError> {
         let raws = split_batch(body)?;
         let is_array = body.trim_start().starts_with('[');
         // Futures collected first: a lazy `map` closure here trips the compiler's Send inference.
@@ -126,7 +132,7 @@ impl Core {
                 {
                     *error = error.clone().within(&JsonPath::root().index(i));
                 }
-                (processed, raw.to_owned())
+                (processed, raw)
             })
             .collect())
     }

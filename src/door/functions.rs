@@ -106,7 +106,7 @@ impl FunctionsDoor {
                 }
                 Disposition::Ignored => {}
                 Disposition::Rejected(error) => {
-                    self.reject(&mut response, function, &error.within(&at), &raw)
+                    self.reject(&mut response, function, &error.within(&at), raw)
                 }
             }
         }

@@ -186,7 +186,11 @@ fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .then(
             |function: String, invocation_id: Option<String>, body: bytes::Bytes, app: Arc<App>| {
                 let invocation_id = invocation_id.unwrap_or_default();
-                let span = tracing::info_span!("invocation", %invocation_id, %function);
+                let span = tracing::info_span!(
+                    "invocation",
+                    invocation_id = invocation_id.as_str(),
+                    function = function.as_str()
+                );
                 async move {
                     let (status, response) =
                         app.functions.invoke(&app.core, &function, &body).await;

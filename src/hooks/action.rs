@@ -146,6 +146,14 @@ impl ConfiguredHook {
         }
     }
 
+    /// An output hook's message: its text when it has a template, otherwise the event.
+    fn output_payload(&self, event: &Event<MlEvent>) -> Result<Value, HookError> {
+        match &self.text_template {
+            Some(_) => Ok(Value::String(self.text(event)?)),
+            None => serde_json::to_value(event).map_err(|e| self.fail(e.to_string())),
+        }
+    }
+
     /// Builds what the hook would do for `event`, without doing it.
     pub fn prepare(
         &self,
@@ -175,13 +183,7 @@ impl ConfiguredHook {
         };
         match &self.action {
             Action::Log => Ok((preview(Value::String(self.text(event)?), None), None)),
-            Action::Output { .. } => {
-                let payload = match &self.text_template {
-                    Some(_) => Value::String(self.text(event)?),
-                    None => serde_json::to_value(event).map_err(|e| self.fail(e.to_string()))?,
-                };
-                Ok((preview(payload, None), None))
-            }
+            Action::Output { .. } => Ok((preview(self.output_payload(event)?, None), None)),
             Action::Teams { url } => {
                 let payload = teams_card(&self.text(event)?, &event.facts());
                 let out = json_request(url, Method::POST, json_headers(), &payload);
@@ -249,14 +251,20 @@ impl Hook for ConfiguredHook {
 
     fn run<'a>(&'a self, event: &'a Event<MlEvent>, ctx: &'a HookContext) -> HookFuture<'a> {
         Box::pin(async move {
+            // Log and output hooks run on every event: build their one value and nothing else.
+            match &self.action {
+                Action::Log => return Ok(Effect::log(self.text(event)?)),
+                Action::Output { binding } => {
+                    return Ok(Effect {
+                        log: None,
+                        output: Some((binding.clone(), self.output_payload(event)?)),
+                    })
+                }
+                _ => {}
+            }
             let (preview, outgoing) = self.prepare(event)?;
-            match (&self.action, outgoing) {
-                (Action::Log, _) => Ok(Effect::log(preview.payload.as_str().unwrap_or_default())),
-                (Action::Output { binding }, _) => Ok(Effect {
-                    log: None,
-                    output: Some((binding.clone(), preview.payload)),
-                }),
-                (_, Some(request)) => {
+            match outgoing {
+                Some(request) => {
                     let (status, attempts) =
                         deliver(&self.shared.client, &request, self.policy, ctx.deadline)
                             .await
@@ -275,7 +283,7 @@ impl Hook for ConfiguredHook {
                         preview.destination
                     )))
                 }
-                (_, None) => Err(self.fail("nothing to send")),
+                None => Err(self.fail("nothing to send")),
             }
         })
     }

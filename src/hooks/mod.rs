@@ -264,7 +264,8 @@ impl Dispatcher {
             match result {
                 HookResult::Ran(effect) => {
                     if let Some(line) = effect.log {
-                        tracing::info!(hook = hook.name(), "{line}");
+                        // `message` as a `&str` is copied as is; `"{line}"` would go through `fmt`.
+                        tracing::info!(hook = hook.name(), message = line.as_str());
                         outcome.logs.push(line);
                     }
                     if let Some((binding, value)) = effect.output {

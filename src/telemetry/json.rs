@@ -174,28 +174,54 @@ struct Escaped<'a>(&'a mut String);
 
 impl fmt::Write for Escaped<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        let bytes = s.as_bytes();
         let mut start = 0;
-        for (i, b) in s.bytes().enumerate() {
-            let escape = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0..=0x1f | 0x7f => "",
-                _ => continue,
-            };
-            self.0.push_str(&s[start..i]);
-            if escape.is_empty() {
-                let _ = write!(self.0, "\\u{b:04x}");
-            } else {
-                self.0.push_str(escape);
+        let mut i = 0;
+        while i < bytes.len() {
+            // Eight bytes at a time while none of them needs escaping (the common case).
+            if let Some(chunk) = bytes.get(i..i + 8) {
+                let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                if !needs_escape(word) {
+                    i += 8;
+                    continue;
+                }
             }
-            start = i + 1;
+            let b = bytes[i];
+            i += 1;
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                continue;
+            }
+            let at = i - 1;
+            self.0.push_str(&s[start..at]);
+            match b {
+                b'"' => self.0.push_str("\\\""),
+                b'\\' => self.0.push_str("\\\\"),
+                b'\n' => self.0.push_str("\\n"),
+                b'\r' => self.0.push_str("\\r"),
+                b'\t' => self.0.push_str("\\t"),
+                0x08 => self.0.push_str("\\b"),
+                0x0c => self.0.push_str("\\f"),
+                _ => {
+                    let _ = write!(self.0, "\\u{b:04x}");
+                }
+            }
+            start = at + 1;
         }
         self.0.push_str(&s[start..]);
         Ok(())
     }
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or `\\` (bit tricks from
+/// "Bit Twiddling Hacks": a byte is zero in `x` exactly when `haszero` sets its high bit).
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+    below_space
+        || has_zero(word ^ (ONES * u64::from(b'"')))
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
 }
 
 /// Appends `time` as RFC 3339 UTC with microseconds (`2026-11-26T01:02:03.456789Z`).
@@ -245,6 +271,30 @@ mod tests {
         fn write_line(&self, line: &[u8], error: bool) {
             let line = String::from_utf8(line.to_vec()).unwrap();
             self.0.lock().unwrap().push((line, error));
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "plain ascii text, long enough for several words".into(),
+            "quote\" and back\\slash in the middle of a long-ish line".into(),
+            "ctl \u{0}\u{1}\u{1f} tab\t nl\n cr\r del\u{7f} end".into(),
+            "ünïcödé ✓ 🚀 mixed with \"quotes\" and \\ and \u{8}".into(),
+        ];
+        // Every position of every special byte, at and around the eight-byte boundaries.
+        for special in ['"', '\\', '\n', '\u{0}', '\u{1f}', ' ', '~', 'é'] {
+            for at in 0..20 {
+                let mut text: String = "abcdefghijklmnopqrst".into();
+                text.insert(at, special);
+                cases.push(text);
+            }
+        }
+        for case in cases {
+            let mut ours = String::new();
+            push_str(&mut ours, &case);
+            assert_eq!(ours, serde_json::to_string(&case).unwrap(), "{case:?}");
         }
     }
 
