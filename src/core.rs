@@ -71,16 +71,23 @@ impl Core {
         raw: &str,
         deadline: tokio::time::Instant,
     ) -> Processed {
-        let event: Event<MlEvent> = match Event::from_json(raw) {
-            Ok(event) => event,
-            Err(error) => {
-                return Processed {
-                    event_id: None,
-                    event_type: None,
-                    disposition: Disposition::Rejected(error),
-                }
-            }
-        };
+        match Event::from_json(raw) {
+            Ok(event) => self.process_decoded_until(event, deadline).await,
+            Err(error) => Processed {
+                event_id: None,
+                event_type: None,
+                disposition: Disposition::Rejected(error),
+            },
+        }
+    }
+
+    /// Runs the hooks for an event a door has already decoded (the Functions door decodes the usual
+    /// invocation in one pass, [`crate::event::EventSeed`]).
+    pub async fn process_decoded_until(
+        &self,
+        event: Event<MlEvent>,
+        deadline: tokio::time::Instant,
+    ) -> Processed {
         let span = tracing::info_span!(
             "event",
             event_id = event.id.as_str(),

@@ -143,18 +143,12 @@ impl<T: EventData> Event<T> {
         // One pass with `data` decoded in place. Anything unusual (an error, `data` before the type,
         // the type changed after `data` by a later member) takes the general path below, which reads
         // the envelope first and `data` after, and whose errors are the ones reported.
-        let seed = EnvelopeSeed {
-            in_place: true,
-            data: PhantomData,
-        };
         let mut de = serde_json::Deserializer::from_str(json);
-        let read = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-        if let Ok((raw, Some(in_place))) = read {
-            if raw.schema().and_then(|s| raw.event_type(s)) == Some(&*in_place.as_type) {
-                if let Ok(event) = raw.into_event(Some(in_place.data)) {
-                    return Ok(event);
-                }
-            }
+        let one_pass = EventSeed::default()
+            .deserialize(&mut de)
+            .and_then(|event| de.end().map(|()| event));
+        if let Ok(event) = one_pass {
+            return Ok(event);
         }
         let seed = EnvelopeSeed::<T> {
             in_place: false,
@@ -162,6 +156,39 @@ impl<T: EventData> Event<T> {
         };
         let (raw, _) = parse_seeded(json, seed)?;
         raw.into_event(None)
+    }
+}
+
+/// Decodes one event where it stands inside a larger JSON document (the Functions host's invocation
+/// body holds it at `Data.event`), in one pass, without first capturing its text.
+///
+/// This is the fast path only: it fails on anything [`Event::from_json`] would not take in one pass
+/// (see there), with an error that says nothing useful. Callers fall back to capturing the text and
+/// [`Event::from_json`], whose errors are the ones to report.
+pub struct EventSeed<T>(PhantomData<T>);
+
+impl<T> Default for EventSeed<T> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<'de, T: EventData> DeserializeSeed<'de> for EventSeed<T> {
+    type Value = Event<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Event<T>, D::Error> {
+        let seed = EnvelopeSeed::<T> {
+            in_place: true,
+            data: PhantomData,
+        };
+        let (raw, in_place) = seed.deserialize(d)?;
+        let not_in_one_pass = || serde::de::Error::custom("not decodable in one pass");
+        let in_place = in_place.ok_or_else(not_in_one_pass)?;
+        if raw.schema().and_then(|s| raw.event_type(s)) != Some(&*in_place.as_type) {
+            return Err(not_in_one_pass());
+        }
+        raw.into_event(Some(in_place.data))
+            .map_err(|_| not_in_one_pass())
     }
 }
 

@@ -17,7 +17,8 @@ mod system;
 mod wire;
 
 pub use envelope::{
-    decode_batch, is_json_media_type, media_type_essence, split_batch, Event, EventData, Schema,
+    decode_batch, is_json_media_type, media_type_essence, split_batch, Event, EventData, EventSeed,
+    Schema,
 };
 pub use error::{DecodeError, JsonPath};
 pub use kind::EventKind;
@@ -28,6 +29,7 @@ pub use ml::{
 };
 pub use resource::{Subject, Workspace};
 pub use system::{SubscriptionDeleted, SubscriptionValidation};
+pub(crate) use wire::Str;
 
 pub(crate) use envelope::{parse_borrowed, parse_str, type_name};
 

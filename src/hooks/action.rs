@@ -66,8 +66,8 @@ pub enum Action {
 pub struct Shared {
     /// All templates of the configuration.
     pub templates: Templates,
-    /// One client for all deliveries (connection reuse).
-    pub client: reqwest::Client,
+    /// One client for all deliveries (connection reuse); `None` when no hook sends HTTP.
+    pub client: Option<reqwest::Client>,
     /// Values never to show.
     pub secrets: Secrets,
 }
@@ -265,17 +265,19 @@ impl Hook for ConfiguredHook {
             let (preview, outgoing) = self.prepare(event)?;
             match outgoing {
                 Some(request) => {
-                    let (status, attempts) =
-                        deliver(&self.shared.client, &request, self.policy, ctx.deadline)
-                            .await
-                            .map_err(|e| {
-                                self.fail(format!(
-                                    "{} to {}: {}",
-                                    self.kind_word(),
-                                    preview.destination,
-                                    e.message
-                                ))
-                            })?;
+                    let Some(client) = &self.shared.client else {
+                        return Err(self.fail("no HTTP client was built for this configuration"));
+                    };
+                    let (status, attempts) = deliver(client, &request, self.policy, ctx.deadline)
+                        .await
+                        .map_err(|e| {
+                            self.fail(format!(
+                                "{} to {}: {}",
+                                self.kind_word(),
+                                preview.destination,
+                                e.message
+                            ))
+                        })?;
                     Ok(Effect::log(format!(
                         "hook {}: {} delivered to {} ({status}, attempt {attempts})",
                         self.name,

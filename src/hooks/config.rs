@@ -297,17 +297,30 @@ impl HooksConfig {
         }
 
         let secrets = Secrets::new(ctx.secrets);
-        let client = reqwest::Client::builder()
-            // A redirect could take a notification to a host the file does not name.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("aml-events/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConfigError {
-                file: file.to_owned(),
-                hook: None,
-                key: None,
-                message: format!("cannot create the HTTP client: {e}"),
-            })?;
+        // Only configurations that send HTTP get a client: building one loads the TLS roots, which
+        // is most of a log-only handler's start-up time and memory.
+        let sends_http = drafts.iter().any(|d| {
+            matches!(
+                d.action,
+                Action::Webhook { .. } | Action::Teams { .. } | Action::Slack { .. }
+            )
+        });
+        let client = if sends_http {
+            let built = reqwest::Client::builder()
+                // A redirect could take a notification to a host the file does not name.
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("aml-events/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| ConfigError {
+                    file: file.to_owned(),
+                    hook: None,
+                    key: None,
+                    message: format!("cannot create the HTTP client: {e}"),
+                })?;
+            Some(built)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             templates,
             client,
