@@ -8,6 +8,9 @@
 //! invocation is part of the stack) and answers the fixed `{"Outputs":{},"Logs":[],"ReturnValue":null}`
 //! as `application/json`. It decodes nothing, runs no hooks and logs nothing.
 //!
+//! With `BASELINE_PARSE=1` it also parses each body into a `serde_json::Value` and drops it: the least
+//! any handler that looks at the event must do, a second reference point for the throughput budget.
+//!
 //! ```sh
 //! FUNCTIONS_CUSTOMHANDLER_PORT=8081 cargo run --release --example baseline
 //! ```
@@ -29,11 +32,18 @@ fn main() {
         .and_then(|p| p.parse::<u16>().ok())
         .unwrap_or(8080);
     let readiness = warp::path::end().and(warp::get()).map(answer);
+    let parse = std::env::var_os("BASELINE_PARSE").is_some_and(|v| v == "1");
     let invocation = warp::path::param::<String>()
         .and(warp::path::end())
         .and(warp::post())
         .and(warp::body::bytes())
-        .map(|_function: String, _body: bytes::Bytes| answer());
+        .map(move |_function: String, body: bytes::Bytes| {
+            if parse {
+                let parsed = serde_json::from_slice::<serde_json::Value>(&body);
+                std::hint::black_box(parsed.is_ok());
+            }
+            answer()
+        });
     let routes = readiness.or(invocation);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

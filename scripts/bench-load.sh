@@ -105,7 +105,7 @@ start() {
   PORT=$(free_port)
   # stdout goes through a pipe, as under the host (the handler writes one JSON log line per event).
   (cd "$ROOT" && exec env FUNCTIONS_CUSTOMHANDLER_PORT="$PORT" FUNCTIONS_CUSTOMHANDLER_WORKER_ID=bench \
-      "$binary") > >(exec cat >/dev/null) 2>"$WORK/$name.stderr" &
+      ${SERVER_ENV:-} "$binary") > >(exec cat >/dev/null) 2>"$WORK/$name.stderr" &
   PID=$!
   PIDS+=("$PID")
   local deadline=$((SECONDS + 30))
@@ -186,11 +186,14 @@ echo
 # --- 1. throughput and latency ---------------------------------------------------------------------
 load baseline "$BASELINE"; B_RPS=$RPS B_P50=$P50 B_P99=$P99
 load handler "$HANDLER"; H_RPS=$RPS H_P50=$P50 H_P99=$P99
+# A second reference: the baseline that also parses each body into a serde_json::Value.
+SERVER_ENV=BASELINE_PARSE=1 load baseline+parse "$BASELINE"; V_RPS=$RPS V_P50=$P50 V_P99=$P99
 tput_ratio=$(ratio "$H_RPS" "$B_RPS")
-printf '%-10s %12s %10s %10s\n' "" "requests/s" "p50 ms" "p99 ms"
-printf '%-10s %12s %10s %10s\n' baseline "$B_RPS" "$B_P50" "$B_P99"
-printf '%-10s %12s %10s %10s\n' handler "$H_RPS" "$H_P50" "$H_P99"
-printf '%-10s %12s %10s %10s\n' ratio "$tput_ratio" "$(ratio "$H_P50" "$B_P50")" "$(ratio "$H_P99" "$B_P99")"
+printf '%-15s %12s %10s %10s %12s\n' "" "requests/s" "p50 ms" "p99 ms" "/ baseline"
+printf '%-15s %12s %10s %10s %12s\n' baseline "$B_RPS" "$B_P50" "$B_P99" 1.00
+printf '%-15s %12s %10s %10s %12s\n' baseline+parse "$V_RPS" "$V_P50" "$V_P99" "$(ratio "$V_RPS" "$B_RPS")"
+printf '%-15s %12s %10s %10s %12s\n' handler "$H_RPS" "$H_P50" "$H_P99" "$tput_ratio"
+printf '%-15s %12s %10s %10s\n' "handler/base" "$tput_ratio" "$(ratio "$H_P50" "$B_P50")" "$(ratio "$H_P99" "$B_P99")"
 echo
 
 # --- 2. cold start and 3. peak RSS (python3: perf_counter, http.client, asyncio) ---------------------

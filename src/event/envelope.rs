@@ -397,9 +397,24 @@ impl<T: Serialize> Serialize for Event<T> {
                     map.serialize_entry("dataschema", v)?;
                 }
                 if self.data_base64 {
-                    let bytes =
-                        serde_json::to_vec(&self.data).map_err(serde::ser::Error::custom)?;
-                    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                    // Data of a non-JSON content type is held as its base64 text: written as is.
+                    let binary = self
+                        .data_content_type
+                        .as_deref()
+                        .is_some_and(|t| !is_json_media_type(t));
+                    let kept = match binary {
+                        true => match serde_json::to_value(&self.data) {
+                            Ok(Value::String(encoded)) => Some(encoded),
+                            _ => None,
+                        },
+                        false => None,
+                    };
+                    let encoded = match kept {
+                        Some(encoded) => encoded,
+                        None => base64::engine::general_purpose::STANDARD.encode(
+                            serde_json::to_vec(&self.data).map_err(serde::ser::Error::custom)?,
+                        ),
+                    };
                     map.serialize_entry("data_base64", &encoded)?;
                 } else {
                     map.serialize_entry("data", &self.data)?;
@@ -471,6 +486,18 @@ mod tests {
     fn not_an_event_without_a_type() {
         let err = decode(json!({"id": "1"})).unwrap_err();
         assert!(err.message().contains("missing `eventType`"), "{err}");
+    }
+
+    #[test]
+    fn binary_data_base64_is_written_back_unchanged() {
+        // Found by the fuzzer's round-trip mode: it used to be base64-encoded a second time.
+        let text = r#"{"specversion":"1.0","id":"1","source":"/s","type":"X",
+            "datacontenttype":"text/plain","data_base64":" aGVsbG8= "}"#;
+        let event = Event::<Value>::from_json(text).unwrap();
+        assert_eq!(event.data, "aGVsbG8=");
+        let back = serde_json::to_value(&event).unwrap();
+        assert_eq!(back["data_base64"], "aGVsbG8=");
+        assert_eq!(Event::<Value>::from_json(&back.to_string()).unwrap(), event);
     }
 
     #[test]

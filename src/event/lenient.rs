@@ -3,7 +3,7 @@
 //! Each helper accepts every shape seen in the wild (see `shared/reference/ml-events.md`) and
 //! normalises it; anything else is still an error, reported at the field's JSON path.
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Serializer;
 use serde_json::{Map, Value};
@@ -114,13 +114,17 @@ pub(crate) fn object_or_null<'de, D: Deserializer<'de>>(
 
 /// Parses an event timestamp: RFC 3339 with any number of fractional digits and any offset, or, as some
 /// Azure services send, an ISO 8601 date-time without an offset, read as UTC.
+///
+/// Years are four digits, 0000 to 9999, as RFC 3339 has them: chrono's fallback parser would also take
+/// `+12345` or `-0001`, which [`format_time`] would then write in a form this function rejects.
 pub fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t);
-    }
-    match NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
-        Ok(naive) => Ok(naive.and_utc().fixed_offset()),
-        Err(_) => Err(format!("`{text}` is not an RFC 3339 date-time")),
+    let parsed = DateTime::parse_from_rfc3339(text).or_else(|_| {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+            .map(|naive| naive.and_utc().fixed_offset())
+    });
+    match parsed {
+        Ok(time) if (0..=9999).contains(&time.year()) => Ok(time),
+        _ => Err(format!("`{text}` is not an RFC 3339 date-time")),
     }
 }
 
@@ -171,6 +175,26 @@ pub(crate) fn serialize_time<S: Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn years_outside_four_digits_are_rejected_so_every_time_round_trips() {
+        // Found by the fuzzer's round-trip mode.
+        for text in [
+            "+12345-01-01T00:00:00",
+            "-0001-01-01T00:00:00",
+            "+10000-01-01T00:00:00Z",
+        ] {
+            assert!(parse_time(text).is_err(), "{text}");
+        }
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.5-05:00",
+            "2024-02-29T12:00:00",
+        ] {
+            let time = parse_time(text).unwrap();
+            assert_eq!(parse_time(&format_time(&time)).unwrap(), time, "{text}");
+        }
+    }
 
     #[test]
     fn times_with_seven_fractional_digits_and_offsets_parse() {

@@ -359,7 +359,7 @@ fn decode_base64<T: EventData>(event: &Event<()>, encoded: Scalar<'_>) -> Result
         .as_deref()
         .unwrap_or("application/json");
     if !is_json_media_type(content_type) {
-        return T::decode_binary(&event.event_type, content_type, &encoded)
+        return T::decode_binary(&event.event_type, content_type, encoded.trim())
             .map_err(|e| e.within(&at));
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| {
