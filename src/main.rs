@@ -187,7 +187,14 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
         }
     };
     // Dropped when `serve` returns: the last buffered log lines are written then.
-    let _log_writer = telemetry::init(settings.under_functions_host || in_lambda());
+    let output = if in_lambda() {
+        telemetry::Output::JsonDirect
+    } else if settings.under_functions_host {
+        telemetry::Output::JsonBatched
+    } else {
+        telemetry::Output::Text
+    };
+    let _log_writer = telemetry::init(output);
     // A broken configuration is never served: the host shows the error and restarts us, or gives up.
     let app = match build_app(hooks, settings) {
         Ok(app) => Arc::new(app),

@@ -10,7 +10,7 @@ pub mod json;
 pub mod writer;
 
 pub use json::JsonLines;
-pub use writer::{BatchedStdout, Discard, LineSink, LogGuard};
+pub use writer::{BatchedStdout, DirectStdio, Discard, LineSink, LogGuard};
 
 use tracing::level_filters::LevelFilter;
 use tracing::Level;
@@ -33,18 +33,36 @@ pub fn filter_from_env() -> Targets {
     }
 }
 
-/// Installs the global subscriber. `json` selects one JSON object per line ([`json`]), with the
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Readable text, for a terminal.
+    Text,
+    /// JSON lines written in batches by a background thread ([`BatchedStdout`]): under the Functions
+    /// host, where the process keeps running between invocations.
+    JsonBatched,
+    /// JSON lines written as they are logged ([`DirectStdio`]): on AWS Lambda, which freezes the
+    /// process between invocations.
+    JsonDirect,
+}
+
+/// Installs the global subscriber. The JSON outputs write one object per line ([`json`]), with the
 /// fields of every enclosing span (`spans`: invocation id and function, then event id and type) on
-/// every line, written by a background thread ([`writer`]). Keep the guard until the process ends:
-/// dropping it writes what is still buffered. Calling it twice is harmless (the first stays).
-pub fn init(json: bool) -> Option<LogGuard> {
+/// every line. Keep the guard until the process ends: dropping it writes what is still buffered.
+/// Calling it twice is harmless (the first stays).
+pub fn init(output: Output) -> Option<LogGuard> {
     let filter = filter_from_env();
-    if json {
+    if output == Output::JsonBatched {
         let (stdout, guard) = BatchedStdout::start(std::io::stdout());
         let installed = tracing_subscriber::registry()
             .with(JsonLines::new(stdout).with_filter(filter))
             .try_init();
         installed.is_ok().then_some(guard)
+    } else if output == Output::JsonDirect {
+        let _ = tracing_subscriber::registry()
+            .with(JsonLines::new(DirectStdio).with_filter(filter))
+            .try_init();
+        None
     } else {
         let writer = std::io::stderr
             .with_max_level(Level::ERROR)

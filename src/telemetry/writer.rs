@@ -27,6 +27,22 @@ impl LineSink for Discard {
     fn write_line(&self, _line: &[u8], _error: bool) {}
 }
 
+/// Stdout and stderr written directly by the thread that logs, line by line: for AWS Lambda, which
+/// freezes the process as soon as an invocation is answered, so a line still waiting in a buffer would
+/// only reach CloudWatch at the next invocation, or never.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DirectStdio;
+
+impl LineSink for DirectStdio {
+    fn write_line(&self, line: &[u8], error: bool) {
+        let _ = if error {
+            std::io::stderr().lock().write_all(line)
+        } else {
+            std::io::stdout().lock().write_all(line)
+        };
+    }
+}
+
 /// How long the writer thread lets lines gather after the first one arrives.
 const GATHER: Duration = Duration::from_millis(5);
 /// Pending bytes at which the writer is woken at once.
