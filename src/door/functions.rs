@@ -320,28 +320,18 @@ mod tests {
 
     #[test]
     fn the_one_pass_decoding_finds_what_the_general_path_finds() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let mut decoded = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let Ok(events) = crate::event::split_batch(&text) else {
-                continue;
-            };
-            for event in events {
-                let body = format!(
-                    r#"{{"Data":{{"event":{event}}},"Metadata":{{"data":{{"x":[1,{{"y":"z"}}]}},"sys":{{"MethodName":"f"}}}}}}"#
-                );
-                let general = extract_event(body.as_bytes())
-                    .ok()
-                    .and_then(|(text, _)| Event::<MlEvent>::from_json(&text).ok());
-                // It may decline (`data` before the type); when it decodes, it agrees.
-                if let Some(one_pass) = decode_in_one_pass(body.as_bytes()) {
-                    assert_eq!(Some(one_pass), general, "{}", path.display());
-                    decoded += 1;
-                }
+        for (path, event) in crate::event::fixture_events() {
+            let body = format!(
+                r#"{{"Data":{{"event":{event}}},"Metadata":{{"data":{{"x":[1,{{"y":"z"}}]}},"sys":{{"MethodName":"f"}}}}}}"#
+            );
+            let general = extract_event(body.as_bytes())
+                .ok()
+                .and_then(|(text, _)| Event::<MlEvent>::from_json(&text).ok());
+            // It may decline (`data` before the type); when it decodes, it agrees.
+            if let Some(one_pass) = decode_in_one_pass(body.as_bytes()) {
+                assert_eq!(Some(one_pass), general, "{}", path.display());
+                decoded += 1;
             }
         }
         assert!(decoded >= 20, "{decoded} decoded in one pass");

@@ -177,6 +177,24 @@ impl Event<MlEvent> {
     }
 }
 
+/// Every event of every fixture under `tests/fixtures/` (not `bad/`), with the file it came from:
+/// for unit tests that compare two ways of decoding on all of them.
+#[cfg(test)]
+pub(crate) fn fixture_events() -> Vec<(std::path::PathBuf, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut events = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("tests/fixtures") {
+        let path = entry.expect("a directory entry").path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        if let Ok(raws) = split_batch(&text) {
+            events.extend(raws.into_iter().map(|raw| (path.clone(), raw.to_owned())));
+        }
+    }
+    events
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -374,7 +374,7 @@ fn decode_base64<T: EventData>(event: &Event<()>, encoded: Scalar<'_>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::envelope::{parse_seeded, split_batch};
+    use crate::event::envelope::parse_seeded;
 
     /// The general path alone: the envelope first, `data` after.
     fn general<T: EventData>(json: &str) -> Result<Event<T>, DecodeError> {
@@ -389,27 +389,17 @@ mod tests {
     #[test]
     fn data_decoded_in_place_equals_the_general_path_for_every_fixture() {
         use crate::event::MlEvent;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let mut compared = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let Ok(events) = split_batch(&text) else {
-                continue;
-            };
-            for raw in events {
-                let fast = Event::<MlEvent>::from_json(raw);
-                assert_eq!(fast, general::<MlEvent>(raw), "{}", path.display());
-                assert_eq!(
-                    Event::<Value>::from_json(raw),
-                    general::<Value>(raw),
-                    "{}",
-                    path.display()
-                );
-                compared += usize::from(fast.is_ok());
-            }
+        for (path, raw) in crate::event::fixture_events() {
+            let fast = Event::<MlEvent>::from_json(&raw);
+            assert_eq!(fast, general::<MlEvent>(&raw), "{}", path.display());
+            assert_eq!(
+                Event::<Value>::from_json(&raw),
+                general::<Value>(&raw),
+                "{}",
+                path.display()
+            );
+            compared += usize::from(fast.is_ok());
         }
         assert!(compared >= 20, "{compared} fixtures decoded");
     }
