@@ -47,17 +47,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { printf '%s\n' "$*" >&2; }
-
-# --- tools -----------------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null 2>&1; then
-  log "installing wrk"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-fi
-for tool in python3 curl wrk cargo; do
-  command -v "$tool" >/dev/null 2>&1 || { log "error: $tool is required"; exit 1; }
-done
+# shellcheck source=scripts/load-lib.sh
+. scripts/load-lib.sh
+ensure_tools
 
 # --- build -----------------------------------------------------------------------------------------
 target_args=()
@@ -79,25 +71,8 @@ BASELINE="$out_dir/examples/baseline"
 
 # --- the invocation body (as tests/support/mod.rs builds it) ----------------------------------------
 BODY="$WORK/invocation.json"
-python3 - "$FIXTURE" "$BODY" "$FUNCTION" <<'PY'
-import json, sys
-fixture, out, function = sys.argv[1:]
-events = json.load(open(fixture))
-event = events[0] if isinstance(events, list) else events
-body = {
-    "Data": {"event": event},
-    "Metadata": {
-        "data": event.get("data"),
-        "sys": {"MethodName": function, "UtcNow": "2026-11-25T10:00:00.1234567Z",
-                "RandGuid": "0f8fad5b-d9cb-469f-a165-70867728950e"},
-    },
-}
-open(out, "w").write(json.dumps(body))
-PY
+invocation_body "$FIXTURE" "$BODY" "$FUNCTION"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # start NAME BINARY: starts a server as the host does and sets PORT and PID.
 start() {

@@ -31,30 +31,17 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-log() { printf '%s\n' "$*" >&2; }
-
-if ! command -v wrk >/dev/null 2>&1; then
-  log "installing wrk (Debian package)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-fi
+# shellcheck source=scripts/load-lib.sh
+. scripts/load-lib.sh
+ensure_tools
 cargo build --release --locked --bin handler >&2
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 HANDLER="$target_dir/release/handler"
 
 BODY="$WORK/invocation.json"
-python3 - "$FIXTURE" "$BODY" "$FUNCTION" <<'PY'
-import json, sys
-fixture, out, function = sys.argv[1:]
-events = json.load(open(fixture))
-event = events[0] if isinstance(events, list) else events
-body = {"Data": {"event": event},
-        "Metadata": {"data": event.get("data"),
-                     "sys": {"MethodName": function, "UtcNow": "2026-11-25T10:00:00Z", "RandGuid": "x"}}}
-open(out, "w").write(json.dumps(body))
-PY
+invocation_body "$FIXTURE" "$BODY" "$FUNCTION"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+PORT=$(free_port)
 # Every stdout line is read (as the host does); the ModelDeployed summaries are counted.
 (cd "$ROOT" && exec env FUNCTIONS_CUSTOMHANDLER_PORT="$PORT" FUNCTIONS_CUSTOMHANDLER_WORKER_ID=steady \
     "$HANDLER") > >(exec grep -c '"message":"ModelDeployed: ' >"$WORK/lines") 2>"$WORK/stderr" &
