@@ -118,7 +118,14 @@ fn finish(result: Result<String, String>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command.unwrap_or(Command::Serve {
+    // The Functions host starts the handler without arguments: that is `serve`, and the command-line
+    // parser (its whole command tree, and the code that builds it) is not needed to know it.
+    let command = if std::env::args_os().len() > 1 {
+        Cli::parse().command
+    } else {
+        None
+    };
+    match command.unwrap_or(Command::Serve {
         hooks: env("AML_EVENTS_HOOKS").map(PathBuf::from),
     }) {
         Command::Serve { hooks } => serve(hooks),

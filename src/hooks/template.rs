@@ -94,7 +94,9 @@ pub fn known_variables(kinds: &[EventKind]) -> BTreeSet<&'static str> {
 
 /// The compiled templates of a configuration.
 pub struct Templates {
-    env: Environment<'static>,
+    /// Built with the first template: a configuration without templates (the shipped `hooks.toml`
+    /// logs only) never builds minijinja's environment, its filters and tests, at start-up.
+    env: Option<Environment<'static>>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -110,8 +112,13 @@ impl Default for Templates {
 }
 
 impl Templates {
-    /// An empty, sandboxed set.
+    /// An empty set.
     pub fn new() -> Self {
+        Self { env: None }
+    }
+
+    /// The sandboxed environment every template is compiled in.
+    fn environment() -> Environment<'static> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
@@ -133,7 +140,7 @@ impl Templates {
             };
             minijinja::escape_formatter(out, state, shown)
         });
-        Self { env }
+        env
     }
 
     /// Compiles `source` as `name`; returns the variables it reads that are not in `known`.
@@ -143,13 +150,10 @@ impl Templates {
         source: String,
         known: &BTreeSet<&str>,
     ) -> Result<Vec<String>, String> {
-        self.env
-            .add_template_owned(name.clone(), source)
+        let env = self.env.get_or_insert_with(Self::environment);
+        env.add_template_owned(name.clone(), source)
             .map_err(|e| describe_error(&e))?;
-        let template = self
-            .env
-            .get_template(&name)
-            .map_err(|e| describe_error(&e))?;
+        let template = env.get_template(&name).map_err(|e| describe_error(&e))?;
         let mut unknown: Vec<String> = template
             .undeclared_variables(false)
             .into_iter()
@@ -166,10 +170,12 @@ impl Templates {
 
     /// Renders template `name` with a prepared context (see [`context`]).
     pub fn render_context(&self, name: &str, context: &Value) -> Result<String, String> {
-        let template = self
-            .env
-            .get_template(name)
-            .map_err(|e| describe_error(&e))?;
+        let Some(env) = &self.env else {
+            return Err(format!(
+                "template not found: template {name:?} does not exist"
+            ));
+        };
+        let template = env.get_template(name).map_err(|e| describe_error(&e))?;
         template
             .render(Serde(context))
             .map_err(|e| describe_error(&e))
@@ -410,5 +416,14 @@ mod tests {
             t.render("t", &event(EventKind::RunCompleted)).unwrap(),
             "[]"
         );
+    }
+
+    #[test]
+    fn an_unknown_template_is_the_same_error_before_and_after_the_first_template() {
+        let deployed = event(EventKind::ModelDeployed);
+        let empty = Templates::new().render("nope", &deployed).unwrap_err();
+        let (some, _) = compile("{{ subject }}", &[EventKind::ModelDeployed]);
+        assert_eq!(empty, some.render("nope", &deployed).unwrap_err());
+        assert!(empty.contains("\"nope\""), "{empty}");
     }
 }
