@@ -11,10 +11,13 @@
 # traffic goes to 127.0.0.1 only; every request loop is bounded; every process started here is killed on
 # exit. Measurements (about 1.5 minutes once the binaries are built):
 #
-#   1. throughput and latency: wrk, $DURATION s, $THREADS threads, $CONNECTIONS connections, POSTing the
-#      ModelDeployed invocation (scripts/wrk-invocation.lua), after a $WARMUP s warm-up;
+#   1. throughput and latency: wrk, $THREADS threads, $CONNECTIONS connections, POSTing the ModelDeployed
+#      invocation (scripts/wrk-invocation.lua); $ROUNDS rounds, each starting every server in turn for a
+#      $WARMUP s warm-up and $DURATION s measured, so that drift on a shared machine hits all alike;
+#      each figure is the mean over the rounds;
 #   2. cold start: median over $COLD_STARTS starts of spawn -> first 200 answer to an invocation (the
-#      invocation is retried every 1 ms until it is answered);
+#      invocation is retried every 0.25 ms until it is answered: at 1 ms the polling period alone
+#      moved single starts by up to 1 ms);
 #   3. peak RSS (VmHWM) after $RSS_INVOCATIONS invocations over $CONNECTIONS keep-alive connections;
 #   4. the size of the release binary.
 #
@@ -24,8 +27,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-1}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 COLD_STARTS=${COLD_STARTS:-20}
@@ -65,6 +69,8 @@ build_start=$(date +%s)
 cargo build --release --locked -p aml-events --bin handler -p aml-events-baseline --bin baseline \
   "${target_args[@]}" >&2
 build_secs=$(( $(date +%s) - build_start ))
+# The build leaves hundreds of MiB to write back; writing them during the first measurement skews it.
+sync
 target_dir=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 out_dir="$target_dir/${TARGET:+$TARGET/}release"
@@ -127,7 +133,9 @@ to_ms() {
     printf "%.3f", n }'
 }
 
-# load NAME BINARY: sets RPS, P50, P99 (ms).
+# load NAME BINARY: one round: starts the server, warms it up, measures, stops it; adds requests/s, p50
+# and p99 (ms) to SUM_RPS[NAME], SUM_P50[NAME], SUM_P99[NAME].
+declare -A SUM_RPS SUM_P50 SUM_P99
 load() {
   local name=$1 binary=$2
   local out="$WORK/$name.wrk"
@@ -140,10 +148,21 @@ load() {
   if grep -q -E 'Non-2xx|Socket errors' "$out"; then
     log "error: $name had failed requests:"; cat "$out" >&2; exit 1
   fi
-  RPS=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-  P50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
-  P99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
-  log "$name: $RPS req/s, p50 $P50 ms, p99 $P99 ms"
+  local rps p50 p99
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+  log "$name: $rps req/s, p50 $p50 ms, p99 $p99 ms"
+  SUM_RPS[$name]=$(awk -v a="${SUM_RPS[$name]:-0}" -v b="$rps" 'BEGIN { print a + b }')
+  SUM_P50[$name]=$(awk -v a="${SUM_P50[$name]:-0}" -v b="$p50" 'BEGIN { print a + b }')
+  SUM_P99[$name]=$(awk -v a="${SUM_P99[$name]:-0}" -v b="$p99" 'BEGIN { print a + b }')
+}
+
+# mean NAME: sets RPS, P50, P99 to the means over the rounds.
+mean() {
+  RPS=$(awk -v s="${SUM_RPS[$1]}" -v n="$ROUNDS" 'BEGIN { printf "%.0f", s / n }')
+  P50=$(awk -v s="${SUM_P50[$1]}" -v n="$ROUNDS" 'BEGIN { printf "%.3f", s / n }')
+  P99=$(awk -v s="${SUM_P99[$1]}" -v n="$ROUNDS" 'BEGIN { printf "%.3f", s / n }')
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -157,14 +176,19 @@ verdict() {
 }
 
 echo "aml-events load benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, ${TARGET:-host target}, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "wrk: ${DURATION}s (after ${WARMUP}s warm-up), $THREADS threads, $CONNECTIONS connections, POST /$FUNCTION ($(stat -c %s "$BODY") bytes, ModelDeployed)"
+echo "wrk: $ROUNDS rounds of ${DURATION}s per server (each after ${WARMUP}s warm-up), $THREADS threads, $CONNECTIONS connections, POST /$FUNCTION ($(stat -c %s "$BODY") bytes, ModelDeployed)"
 echo
 
 # --- 1. throughput and latency ---------------------------------------------------------------------
-load baseline "$BASELINE"; B_RPS=$RPS B_P50=$P50 B_P99=$P99
-load handler "$HANDLER"; H_RPS=$RPS H_P50=$P50 H_P99=$P99
-# A second reference: the baseline that also parses each body into a serde_json::Value.
-SERVER_ENV=BASELINE_PARSE=1 load baseline+parse "$BASELINE"; V_RPS=$RPS V_P50=$P50 V_P99=$P99
+for _ in $(seq "$ROUNDS"); do
+  load baseline "$BASELINE"
+  load handler "$HANDLER"
+  # A second reference: the baseline that also parses each body into a serde_json::Value.
+  SERVER_ENV=BASELINE_PARSE=1 load baseline+parse "$BASELINE"
+done
+mean baseline; B_RPS=$RPS B_P50=$P50 B_P99=$P99
+mean handler; H_RPS=$RPS H_P50=$P50 H_P99=$P99
+mean baseline+parse; V_RPS=$RPS V_P50=$P50 V_P99=$P99
 tput_ratio=$(ratio "$H_RPS" "$B_RPS")
 printf '%-15s %12s %10s %10s %12s\n' "" "requests/s" "p50 ms" "p99 ms" "/ baseline"
 printf '%-15s %12s %10s %10s %12s\n' baseline "$B_RPS" "$B_P50" "$B_P99" 1.00
@@ -233,7 +257,7 @@ def cold_start(binary):
                     raise SystemExit(f"{binary} exited with {proc.returncode} before answering")
                 if time.perf_counter() > deadline:
                     raise SystemExit(f"{binary} did not answer within 30 s")
-                time.sleep(0.001)
+                time.sleep(0.00025)
     finally:
         stop(proc)
 
