@@ -92,14 +92,7 @@ start() {
       ${SERVER_ENV:-} "$binary") > >(exec cat >/dev/null) 2>"$WORK/$name.stderr" &
   PID=$!
   PIDS+=("$PID")
-  local deadline=$((SECONDS + 30))
-  until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; do
-    if ! kill -0 "$PID" 2>/dev/null; then
-      log "error: $name exited before answering GET /:"; cat "$WORK/$name.stderr" >&2; exit 1
-    fi
-    [ "$SECONDS" -lt "$deadline" ] || { log "error: $name did not answer GET / within 30 s"; exit 1; }
-    sleep 0.025
-  done
+  wait_ready "$name" "$PID" "$PORT" "$WORK/$name.stderr"
 }
 
 stop() {

@@ -41,12 +41,7 @@ PORT=$(free_port)
 FUNCTIONS_CUSTOMHANDLER_PORT=$PORT FUNCTIONS_CUSTOMHANDLER_WORKER_ID=faults \
   perf record -q -k mono -e minor-faults -c 1 -d -o "$WORK/faults.data" "$BINARY" >/dev/null 2>"$WORK/stderr" &
 PERF_PID=$!
-deadline=$((SECONDS + 30))
-until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; do
-  kill -0 "$PERF_PID" 2>/dev/null || { log "error: the server exited:"; cat "$WORK/stderr" >&2; exit 1; }
-  [ "$SECONDS" -lt "$deadline" ] || { log "error: no answer to GET / within 30 s"; exit 1; }
-  sleep 0.025
-done
+wait_ready "$(basename "$BINARY")" "$PERF_PID" "$PORT" "$WORK/stderr"
 status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
   --data-binary @"$BODY" "http://127.0.0.1:$PORT/$FUNCTION")
 [ "$status" = 200 ] || { log "error: the first invocation answered $status"; exit 1; }

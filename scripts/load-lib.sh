@@ -1,5 +1,6 @@
-# Shared by scripts/bench-load.sh and scripts/load-steady.sh (sourced, not run): the tools they need,
-# the invocation body the Functions host would POST, and a free port on 127.0.0.1.
+# Shared by scripts/bench-load.sh, scripts/load-steady.sh and scripts/fault-windows.sh (sourced, not
+# run): the tools they need, the invocation body the Functions host would POST, a free port on
+# 127.0.0.1, and waiting for a server to be ready.
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -38,4 +39,18 @@ PY
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_ready NAME PID PORT STDERR: polls GET / every 25 ms, as the host does, until the server answers;
+# exits with NAME's stderr if process PID ends first, or after 30 s.
+wait_ready() {
+  local name=$1 pid=$2 port=$3 stderr=$4
+  local deadline=$((SECONDS + 30))
+  until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "error: $name exited before answering GET /:"; cat "$stderr" >&2; exit 1
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || { log "error: $name did not answer GET / within 30 s"; exit 1; }
+    sleep 0.025
+  done
 }

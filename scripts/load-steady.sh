@@ -46,12 +46,7 @@ PORT=$(free_port)
 (cd "$ROOT" && exec env FUNCTIONS_CUSTOMHANDLER_PORT="$PORT" FUNCTIONS_CUSTOMHANDLER_WORKER_ID=steady \
     "$HANDLER") > >(exec grep -c '"message":"ModelDeployed: ' >"$WORK/lines") 2>"$WORK/stderr" &
 PID=$!
-deadline=$((SECONDS + 30))
-until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; do
-  kill -0 "$PID" 2>/dev/null || { log "error: the handler exited:"; cat "$WORK/stderr" >&2; exit 1; }
-  [ "$SECONDS" -lt "$deadline" ] || { log "error: no answer to GET / within 30 s"; exit 1; }
-  sleep 0.025
-done
+wait_ready handler "$PID" "$PORT" "$WORK/stderr"
 
 rss() { awk '$1 == "VmRSS:" {print $2}' "/proc/$PID/status"; }
 url="http://127.0.0.1:$PORT/$FUNCTION"
