@@ -14,12 +14,12 @@
 //!
 //! `cargo bench --bench invocation` (see BENCHMARKS.md).
 
-use aml_events::core::Core;
 use aml_events::door::functions::FunctionsDoor;
 use aml_events::event::{split_batch, Event, EventKind, MlEvent};
 use aml_events::hooks::config::HooksConfig;
 use aml_events::hooks::dedupe::{Claim, DedupeStore, MemoryStore};
 use aml_events::hooks::template::{known_variables, Templates};
+use aml_events::pipeline::Pipeline;
 use aml_events::telemetry::{Discard, JsonLines};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::{json, Value};
@@ -83,9 +83,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn shipped_core() -> Core {
+fn shipped_core() -> Pipeline {
     let config = HooksConfig::parse(SHIPPED_HOOKS, "hooks.toml", &|_| None).expect("hooks.toml");
-    Core::new(config.dispatcher().expect("dispatcher"))
+    Pipeline::new(config.dispatcher().expect("dispatcher"))
 }
 
 /// The JSON log lines of the handler under the Functions host (`telemetry::init(true)`), formatted
@@ -101,7 +101,7 @@ fn json_log_subscriber() -> impl tracing::Subscriber + Send + Sync {
 fn invoke(c: &mut Criterion) {
     let rt = runtime();
     let door = FunctionsDoor::default();
-    let core = Core::default();
+    let core = Pipeline::default();
     let mut group = c.benchmark_group("invoke");
     group.throughput(Throughput::Elements(1));
     for (name, fixture) in EVENTS {

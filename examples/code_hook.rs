@@ -6,10 +6,8 @@
 //! `FailureStreak` counts consecutive failed runs per experiment and asks for attention on the third;
 //! hooks from `hooks.toml` run next to it.
 
-use aml_events::core::Core;
-use aml_events::door::App;
+use aml_events::app::App;
 use aml_events::event::{Event, MlEvent, RunStatus};
-use aml_events::hooks::config::HooksConfig;
 use aml_events::hooks::{Effect, Hook, HookContext, HookFuture};
 use aml_events::settings::Settings;
 use std::collections::HashMap;
@@ -67,25 +65,16 @@ impl Hook for FailureStreak {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::from_env()?;
-    let _log_writer = aml_events::telemetry::init(if settings.under_functions_host {
+    let _log_writer = aml_events::telemetry::init(if settings.under_functions_host() {
         aml_events::telemetry::Output::JsonBatched
     } else {
         aml_events::telemetry::Output::Text
     });
-    let config = HooksConfig::load(None, &|k| std::env::var(k).ok())?;
-    // The configured hooks (with their dedupe store and deadline), plus ours.
-    let dispatcher = config
-        .dispatcher()?
-        .with_hook(Arc::new(FailureStreak::default()));
-
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.port)).await?;
-    let grace = settings.shutdown_grace;
-    let app = Arc::new(App {
-        core: Core::new(dispatcher),
-        settings,
-        serve_invocations: true,
-        ..App::default()
-    });
-    aml_events::server::serve(listener, app, aml_events::server::shutdown_signal(), grace).await;
+    // The configured hooks (with their dedupe store and deadline), plus ours; `build` applies the
+    // same checks as `handler serve` (an exposed, unprotected webhook door is refused).
+    let app = App::builder(settings)
+        .hook(Arc::new(FailureStreak::default()))
+        .build()?;
+    Arc::new(app).run().await?;
     Ok(())
 }

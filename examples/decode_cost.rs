@@ -18,10 +18,10 @@
 //! the shipped `hooks.toml` and the handler's JSON log lines, formatted and discarded; each iteration
 //! gets a fresh event id), `invoke-nolog` (the same without a subscriber).
 
-use aml_events::core::Core;
 use aml_events::door::functions::FunctionsDoor;
 use aml_events::event::{split_batch, Event, MlEvent};
 use aml_events::hooks::config::HooksConfig;
+use aml_events::pipeline::Pipeline;
 use aml_events::telemetry::{Discard, JsonLines};
 use std::hint::black_box;
 use tracing_subscriber::layer::SubscriberExt;
@@ -66,7 +66,7 @@ fn invoke(event: &str, logs: bool, n: usize, dry: bool) {
     }
     let shipped = include_str!("../hooks.toml");
     let config = HooksConfig::parse(shipped, "hooks.toml", &|_| None).expect("hooks.toml");
-    let core = Core::new(config.dispatcher().expect("dispatcher"));
+    let core = Pipeline::new(config.dispatcher().expect("dispatcher"));
     let door = FunctionsDoor::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -25,11 +25,12 @@
 //! ```
 #![deny(missing_docs, rust_2018_idioms)]
 
+pub mod app;
 pub mod cli;
-pub mod core;
 pub mod door;
 pub mod event;
 pub mod hooks;
+pub mod pipeline;
 pub mod samples;
 pub mod server;
 pub mod settings;

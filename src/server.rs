@@ -1,6 +1,7 @@
 //! Serving the routes on a listener with graceful, bounded shutdown.
 
-use crate::door::{routes, App};
+use crate::app::App;
+use crate::door::routes;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,16 @@
-//! Process settings read from the environment (app settings under the Functions host).
+//! Every setting the process reads from its environment, read once, here, into typed values.
+//!
+//! Under the Functions host these are the Function App's application settings; on a container host
+//! or AWS Lambda, the environment. Nothing else in the crate calls `std::env`: the application is
+//! built from a [`Settings`], so every behaviour can be tested with settings made in code. The one
+//! other use of the environment, `${env:NAME}` in `hooks.toml`, goes through [`Settings::lookup`].
+//!
+//! [`VARIABLES`] lists every variable with its meaning and default; README's configuration table is
+//! tested against it, and [`Settings::from_vars`] reads exactly those names.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -11,33 +21,125 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_MAX_INVOCATION_BYTES: u64 = 4 * 1024 * 1024;
 /// How long in-flight invocations may run after SIGTERM before the process exits anyway.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default path of the webhook door.
+pub const DEFAULT_WEBHOOK_PATH: &str = "/api/eventgrid";
+/// Event Grid's own limit for a delivery.
+pub const DEFAULT_MAX_WEBHOOK_BYTES: u64 = 1024 * 1024;
 
-/// Settings for the `serve` command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// TCP port (`FUNCTIONS_CUSTOMHANDLER_PORT`, default 8080; 0 picks a free port).
-    pub port: u16,
-    /// Address to listen on (`AML_EVENTS_BIND_ADDRESS`): 127.0.0.1, where the Functions host calls;
-    /// `0.0.0.0` on a container host whose ingress must reach the webhook door.
-    pub bind: IpAddr,
-    /// Whether the Functions host started us (it sets the port), which selects JSON log lines.
-    pub under_functions_host: bool,
-    /// Largest accepted invocation body (`AML_EVENTS_MAX_INVOCATION_BYTES`).
-    pub max_invocation_bytes: u64,
-    /// Grace period for in-flight invocations at shutdown (`AML_EVENTS_SHUTDOWN_GRACE_SECS`).
-    pub shutdown_grace: Duration,
+/// One environment variable the process reads: its name, what it does, its default (README's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    /// The variable's name.
+    pub name: &'static str,
+    /// What it sets.
+    pub meaning: &'static str,
+    /// What applies when it is unset (empty: nothing).
+    pub default: &'static str,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            port: DEFAULT_PORT,
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            under_functions_host: false,
-            max_invocation_bytes: DEFAULT_MAX_INVOCATION_BYTES,
-            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
-        }
+const fn var(name: &'static str, meaning: &'static str, default: &'static str) -> Variable {
+    Variable {
+        name,
+        meaning,
+        default,
     }
+}
+
+/// Every variable [`Settings::from_vars`] reads, in README's order.
+pub const VARIABLES: &[Variable] = &[
+    var(
+        "FUNCTIONS_CUSTOMHANDLER_PORT",
+        "port (set by the host; its presence also selects JSON log lines)",
+        "8080",
+    ),
+    var(
+        "AML_EVENTS_BIND_ADDRESS",
+        "address to listen on (`0.0.0.0` on container hosts)",
+        "127.0.0.1",
+    ),
+    var(
+        "RUST_LOG",
+        "log level: a default and `target=level` pairs, e.g. `info,aml_events::hooks=debug` (span and field filters are not supported)",
+        "`info`",
+    ),
+    var(
+        "AML_EVENTS_MAX_INVOCATION_BYTES",
+        "largest invocation body",
+        "4194304",
+    ),
+    var(
+        "AML_EVENTS_SHUTDOWN_GRACE_SECS",
+        "how long in-flight invocations may finish after SIGTERM",
+        "10",
+    ),
+    var("AML_EVENTS_HOOKS", "the hooks file", "`hooks.toml`"),
+    var(
+        "AML_EVENTS_DEDUPE",
+        "dedupe store, overrides `settings.dedupe`",
+        "",
+    ),
+    var(
+        "AML_EVENTS_WEBHOOK_PATH",
+        "path of the webhook door",
+        "`/api/eventgrid`",
+    ),
+    var(
+        "AML_EVENTS_MAX_WEBHOOK_BYTES",
+        "largest webhook body",
+        "1048576",
+    ),
+    var(
+        "AML_EVENTS_WEBHOOK_KEY",
+        "comma-separated keys for the webhook door",
+        "none: no key required",
+    ),
+    var(
+        "AML_EVENTS_ENTRA_AUDIENCE",
+        "with `AML_EVENTS_ENTRA_TENANT`: require Entra ID tokens for this audience on the webhook door",
+        "off",
+    ),
+    var(
+        "AML_EVENTS_ENTRA_TENANT",
+        "the Entra ID tenant whose tokens the webhook door accepts",
+        "off",
+    ),
+    var(
+        "AML_EVENTS_ENTRA_JWKS_URL",
+        "signing keys address (default: the tenant's)",
+        "",
+    ),
+    var(
+        "AML_EVENTS_ENTRA_ISSUER",
+        "accepted token issuers, comma-separated (sovereign clouds)",
+        "the tenant's v1 and v2 issuers",
+    ),
+    var(
+        "AML_EVENTS_WEBHOOK_INSECURE",
+        "`true`: allow an unprotected webhook door on an exposed address",
+        "off",
+    ),
+    var(
+        "AML_EVENTS_VALIDATE_URL",
+        "`true`: also GET the subscription validation URL",
+        "off",
+    ),
+    var(
+        "AWS_LAMBDA_RUNTIME_API",
+        "set by AWS Lambda: serve through the Lambda runtime (feature `lambda`)",
+        "",
+    ),
+];
+
+/// README's configuration table, made from [`VARIABLES`].
+pub fn markdown_table() -> String {
+    let mut table = String::from("| setting | meaning | default |\n| --- | --- | --- |\n");
+    for v in VARIABLES {
+        table.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            v.name, v.meaning, v.default
+        ));
+    }
+    table
 }
 
 /// A setting has a value the handler cannot use; startup stops with this message.
@@ -46,109 +148,518 @@ impl Default for Settings {
 pub struct SettingsError {
     /// The variable's name.
     pub name: &'static str,
-    /// The value it had.
+    /// The value it had (never a secret: key variables are reported without their value).
     pub value: String,
     /// What it should be.
     pub expected: &'static str,
 }
 
-impl Settings {
-    /// Reads settings through `var` (use `|k| std::env::var(k).ok()` for the process environment).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let mut settings = Settings::default();
-        if let Some(port) = var("FUNCTIONS_CUSTOMHANDLER_PORT") {
-            settings.under_functions_host = true;
-            settings.port = parse(
-                &port,
-                "FUNCTIONS_CUSTOMHANDLER_PORT",
-                "a TCP port number (0-65535)",
-            )?;
-        }
-        if let Some(v) = var("AML_EVENTS_BIND_ADDRESS") {
-            settings.bind = parse(
-                &v,
-                "AML_EVENTS_BIND_ADDRESS",
-                "an IP address such as 127.0.0.1 or 0.0.0.0",
-            )?;
-        }
-        if let Some(v) = var("AML_EVENTS_MAX_INVOCATION_BYTES") {
-            settings.max_invocation_bytes =
-                parse(&v, "AML_EVENTS_MAX_INVOCATION_BYTES", "a byte count")?;
-        }
-        if let Some(v) = var("AML_EVENTS_SHUTDOWN_GRACE_SECS") {
-            settings.shutdown_grace = Duration::from_secs(parse(
-                &v,
-                "AML_EVENTS_SHUTDOWN_GRACE_SECS",
-                "a number of seconds",
-            )?);
-        }
-        Ok(settings)
-    }
+/// Where the process runs, which decides the log format and who can reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Runtime {
+    /// Started by hand or by a container host.
+    #[default]
+    Standalone,
+    /// Started by the Azure Functions host (it set `FUNCTIONS_CUSTOMHANDLER_PORT`).
+    FunctionsHost,
+    /// Started by the AWS Lambda runtime (`AWS_LAMBDA_RUNTIME_API`).
+    Lambda,
+}
 
-    /// Reads settings from the process environment.
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_vars(|k| std::env::var(k).ok())
+/// Entra ID token validation for the webhook door.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraSettings {
+    /// The app id or App ID URI tokens must be issued for (`AML_EVENTS_ENTRA_AUDIENCE`).
+    pub audience: String,
+    /// The tenant id (`AML_EVENTS_ENTRA_TENANT`).
+    pub tenant: String,
+    /// Where the signing keys are (`AML_EVENTS_ENTRA_JWKS_URL`; default: the tenant's).
+    pub jwks_url: Option<String>,
+    /// Accepted issuers (`AML_EVENTS_ENTRA_ISSUER`; default: the tenant's v1 and v2 issuers).
+    pub issuers: Option<Vec<String>>,
+}
+
+/// The webhook door's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// The path it serves (`AML_EVENTS_WEBHOOK_PATH`), starting with `/`.
+    pub path: String,
+    /// Largest accepted body (`AML_EVENTS_MAX_WEBHOOK_BYTES`).
+    pub max_bytes: u64,
+    /// Accepted keys (`AML_EVENTS_WEBHOOK_KEY`); empty: no key is required. Secrets.
+    pub keys: Vec<String>,
+    /// Entra ID token validation, when both audience and tenant are set.
+    pub entra: Option<EntraSettings>,
+    /// Allow an unprotected door on an exposed address (`AML_EVENTS_WEBHOOK_INSECURE`).
+    pub insecure: bool,
+    /// `GET` the validation URL of a handshake too (`AML_EVENTS_VALIDATE_URL`).
+    pub follow_validation_url: bool,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("path", &self.path)
+            .field("max_bytes", &self.max_bytes)
+            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
+            .field("entra", &self.entra)
+            .field("insecure", &self.insecure)
+            .field("follow_validation_url", &self.follow_validation_url)
+            .finish()
     }
 }
 
-fn parse<T: std::str::FromStr>(
-    value: &str,
-    name: &'static str,
-    expected: &'static str,
-) -> Result<T, SettingsError> {
-    value.trim().parse().map_err(|_| SettingsError {
-        name,
-        value: value.to_owned(),
-        expected,
-    })
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            path: DEFAULT_WEBHOOK_PATH.to_owned(),
+            max_bytes: DEFAULT_MAX_WEBHOOK_BYTES,
+            keys: Vec::new(),
+            entra: None,
+            insecure: false,
+            follow_validation_url: false,
+        }
+    }
+}
+
+/// A variable lookup: the process environment, or a map in tests.
+pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Everything the process takes from its environment.
+#[derive(Clone)]
+pub struct Settings {
+    /// TCP port (`FUNCTIONS_CUSTOMHANDLER_PORT`, default 8080; 0 picks a free port).
+    pub port: u16,
+    /// Address to listen on (`AML_EVENTS_BIND_ADDRESS`): 127.0.0.1, where the Functions host calls;
+    /// `0.0.0.0` on a container host whose ingress must reach the webhook door.
+    pub bind: IpAddr,
+    /// Who started the process.
+    pub runtime: Runtime,
+    /// Largest accepted invocation body (`AML_EVENTS_MAX_INVOCATION_BYTES`).
+    pub max_invocation_bytes: u64,
+    /// Grace period for in-flight invocations at shutdown (`AML_EVENTS_SHUTDOWN_GRACE_SECS`).
+    pub shutdown_grace: Duration,
+    /// The hooks file (`AML_EVENTS_HOOKS`); unset: `./hooks.toml`, else the embedded default.
+    pub hooks_file: Option<PathBuf>,
+    /// The dedupe store, overriding the hooks file's `settings.dedupe` (`AML_EVENTS_DEDUPE`).
+    pub dedupe: Option<String>,
+    /// The webhook door.
+    pub webhook: WebhookSettings,
+    /// The log filter (`RUST_LOG`); unset: `info`.
+    pub log_filter: Option<String>,
+    lookup: Lookup,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("runtime", &self.runtime)
+            .field("max_invocation_bytes", &self.max_invocation_bytes)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("hooks_file", &self.hooks_file)
+            .field("dedupe", &self.dedupe.as_ref().map(|_| "(set)"))
+            .field("webhook", &self.webhook)
+            .field("log_filter", &self.log_filter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Settings {
+    /// The settings of an empty environment.
+    fn default() -> Self {
+        Self {
+            port: DEFAULT_PORT,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            runtime: Runtime::Standalone,
+            max_invocation_bytes: DEFAULT_MAX_INVOCATION_BYTES,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            hooks_file: None,
+            dedupe: None,
+            webhook: WebhookSettings::default(),
+            log_filter: None,
+            lookup: Arc::new(|_| None),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, which also serves `${env:NAME}` in the hooks file.
+    pub fn from_vars(
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Result<Self, SettingsError> {
+        let lookup: Lookup = Arc::new(lookup);
+        let raw = RawVars::read(&lookup);
+        let port = raw.get("FUNCTIONS_CUSTOMHANDLER_PORT");
+        let runtime = if raw.get("AWS_LAMBDA_RUNTIME_API").is_some() {
+            Runtime::Lambda
+        } else if port.is_some() {
+            Runtime::FunctionsHost
+        } else {
+            Runtime::Standalone
+        };
+        Ok(Settings {
+            port: raw.parse_or(
+                "FUNCTIONS_CUSTOMHANDLER_PORT",
+                "a TCP port number (0-65535)",
+                DEFAULT_PORT,
+            )?,
+            bind: raw.parse_or(
+                "AML_EVENTS_BIND_ADDRESS",
+                "an IP address such as 127.0.0.1 or 0.0.0.0",
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+            )?,
+            runtime,
+            max_invocation_bytes: raw.parse_or(
+                "AML_EVENTS_MAX_INVOCATION_BYTES",
+                "a byte count",
+                DEFAULT_MAX_INVOCATION_BYTES,
+            )?,
+            shutdown_grace: Duration::from_secs(raw.parse_or(
+                "AML_EVENTS_SHUTDOWN_GRACE_SECS",
+                "a number of seconds",
+                DEFAULT_SHUTDOWN_GRACE.as_secs(),
+            )?),
+            hooks_file: raw.text("AML_EVENTS_HOOKS").map(PathBuf::from),
+            dedupe: raw.text("AML_EVENTS_DEDUPE").map(str::to_owned),
+            webhook: webhook_settings(&raw)?,
+            log_filter: raw.text("RUST_LOG").map(str::to_owned),
+            lookup: lookup.clone(),
+        })
+    }
+
+    /// Settings made in code (tests, examples) whose `${env:NAME}` lookups go to `lookup`.
+    pub fn with_lookup(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.lookup = Arc::new(lookup);
+        self
+    }
+
+    /// The value of any variable, for `${env:NAME}` in the hooks file.
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+    }
+
+    /// Whether the Functions host started the process (JSON log lines, `Logs` in answers).
+    pub fn under_functions_host(&self) -> bool {
+        self.runtime == Runtime::FunctionsHost
+    }
+
+    /// Whether hosts other than this one can reach the doors: a non-loopback address, or Lambda.
+    pub fn reachable_by_others(&self) -> bool {
+        !self.bind.is_loopback() || self.runtime == Runtime::Lambda
+    }
+}
+
+fn webhook_settings(raw: &RawVars) -> Result<WebhookSettings, SettingsError> {
+    let mut webhook = WebhookSettings::default();
+    if let Some(path) = raw.text("AML_EVENTS_WEBHOOK_PATH") {
+        let path = format!("/{}", path.trim_matches('/'));
+        if path.contains(['?', '#', ' ']) {
+            return Err(raw.invalid("AML_EVENTS_WEBHOOK_PATH", "a URL path"));
+        }
+        webhook.path = path;
+    }
+    webhook.max_bytes = raw.parse_or(
+        "AML_EVENTS_MAX_WEBHOOK_BYTES",
+        "a byte count",
+        DEFAULT_MAX_WEBHOOK_BYTES,
+    )?;
+    if let Some(list) = raw.get("AML_EVENTS_WEBHOOK_KEY") {
+        webhook.keys = split_list(list);
+        if webhook.keys.is_empty() {
+            return Err(SettingsError {
+                name: "AML_EVENTS_WEBHOOK_KEY",
+                value: String::new(),
+                expected: "one or more comma-separated keys (it is set but holds no key)",
+            });
+        }
+    }
+    webhook.entra = match (
+        raw.text("AML_EVENTS_ENTRA_AUDIENCE"),
+        raw.text("AML_EVENTS_ENTRA_TENANT"),
+    ) {
+        (Some(audience), Some(tenant)) => Some(EntraSettings {
+            audience: audience.to_owned(),
+            tenant: tenant.to_owned(),
+            jwks_url: raw.text("AML_EVENTS_ENTRA_JWKS_URL").map(str::to_owned),
+            issuers: raw.get("AML_EVENTS_ENTRA_ISSUER").map(split_list),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(SettingsError {
+                name: "AML_EVENTS_ENTRA_TENANT",
+                value: String::new(),
+                expected:
+                    "set both AML_EVENTS_ENTRA_AUDIENCE and AML_EVENTS_ENTRA_TENANT, or neither",
+            })
+        }
+        (None, Some(_)) => {
+            return Err(SettingsError {
+                name: "AML_EVENTS_ENTRA_AUDIENCE",
+                value: String::new(),
+                expected:
+                    "set both AML_EVENTS_ENTRA_AUDIENCE and AML_EVENTS_ENTRA_TENANT, or neither",
+            })
+        }
+    };
+    webhook.insecure = raw.flag("AML_EVENTS_WEBHOOK_INSECURE")?;
+    webhook.follow_validation_url = raw.flag("AML_EVENTS_VALIDATE_URL")?;
+    Ok(webhook)
+}
+
+fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The values of [`VARIABLES`], all read up front (so a lookup sees every name the process uses).
+struct RawVars(Vec<(&'static str, Option<String>)>);
+
+impl RawVars {
+    fn read(lookup: &Lookup) -> Self {
+        Self(VARIABLES.iter().map(|v| (v.name, lookup(v.name))).collect())
+    }
+
+    /// The value as set, even when empty. Only names of [`VARIABLES`] can have one.
+    fn get(&self, name: &str) -> Option<&str> {
+        debug_assert!(
+            VARIABLES.iter().any(|v| v.name == name),
+            "{name} is not in VARIABLES"
+        );
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    /// The trimmed value, `None` when unset or blank.
+    fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    fn invalid(&self, name: &'static str, expected: &'static str) -> SettingsError {
+        SettingsError {
+            name,
+            value: self.get(name).unwrap_or_default().to_owned(),
+            expected,
+        }
+    }
+
+    fn parse_or<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        expected: &'static str,
+        default: T,
+    ) -> Result<T, SettingsError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|_| self.invalid(name, expected)),
+        }
+    }
+
+    /// A boolean, spelled one way for every variable: `1`/`true`/`yes` or `0`/`false`/`no`, in any
+    /// case; unset or blank is `false`.
+    fn flag(&self, name: &'static str) -> Result<bool, SettingsError> {
+        match self.text(name).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("0" | "false" | "no") => Ok(false),
+            Some("1" | "true" | "yes") => Ok(true),
+            Some(_) => Err(self.invalid(name, "1, true or yes; or 0, false or no")),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
 
-    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let pairs: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        move |k| {
+        Settings::from_vars(move |k| {
             pairs
                 .iter()
                 .find(|(name, _)| name == k)
                 .map(|(_, v)| v.clone())
-        }
+        })
     }
 
     #[test]
     fn defaults_when_nothing_is_set() {
-        let s = Settings::from_vars(vars(&[])).unwrap();
-        assert_eq!(s, Settings::default());
+        let s = settings(&[]).unwrap();
         assert_eq!(s.port, 8080);
-        assert!(!s.under_functions_host);
+        assert_eq!(s.bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(s.runtime, Runtime::Standalone);
+        assert_eq!(s.max_invocation_bytes, DEFAULT_MAX_INVOCATION_BYTES);
+        assert_eq!(s.shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
+        assert_eq!(s.webhook, WebhookSettings::default());
+        assert!(!s.under_functions_host());
+        assert!(!s.reachable_by_others());
     }
 
     #[test]
     fn the_host_port_selects_host_mode() {
-        let s = Settings::from_vars(vars(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "43117")])).unwrap();
+        let s = settings(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "43117")]).unwrap();
         assert_eq!(s.port, 43117);
-        assert!(s.under_functions_host);
+        assert!(s.under_functions_host());
+    }
+
+    #[test]
+    fn lambda_is_reachable_by_others_even_on_loopback() {
+        let s = settings(&[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")]).unwrap();
+        assert_eq!(s.runtime, Runtime::Lambda);
+        assert!(s.reachable_by_others());
     }
 
     #[test]
     fn the_bind_address_can_open_up_for_containers() {
-        let s = Settings::from_vars(vars(&[("AML_EVENTS_BIND_ADDRESS", "0.0.0.0")])).unwrap();
+        let s = settings(&[("AML_EVENTS_BIND_ADDRESS", "0.0.0.0")]).unwrap();
         assert_eq!(s.bind.to_string(), "0.0.0.0");
-        assert!(Settings::from_vars(vars(&[("AML_EVENTS_BIND_ADDRESS", "everywhere")])).is_err());
+        assert!(s.reachable_by_others());
+        assert!(settings(&[("AML_EVENTS_BIND_ADDRESS", "everywhere")]).is_err());
     }
 
     #[test]
     fn a_non_numeric_port_is_a_clear_error() {
-        let err =
-            Settings::from_vars(vars(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "eighty")])).unwrap_err();
+        let err = settings(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "eighty")]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "FUNCTIONS_CUSTOMHANDLER_PORT=\"eighty\" is not valid: a TCP port number (0-65535)"
         );
+    }
+
+    #[test]
+    fn booleans_have_one_spelling_for_every_variable() {
+        for yes in ["1", "true", "TRUE", "Yes", " yes "] {
+            let s = settings(&[
+                ("AML_EVENTS_WEBHOOK_INSECURE", yes),
+                ("AML_EVENTS_VALIDATE_URL", yes),
+            ])
+            .unwrap();
+            assert!(
+                s.webhook.insecure && s.webhook.follow_validation_url,
+                "{yes}"
+            );
+        }
+        for no in ["0", "false", "No", ""] {
+            let s = settings(&[
+                ("AML_EVENTS_WEBHOOK_INSECURE", no),
+                ("AML_EVENTS_VALIDATE_URL", no),
+            ])
+            .unwrap();
+            assert!(
+                !s.webhook.insecure && !s.webhook.follow_validation_url,
+                "{no}"
+            );
+        }
+        let err = settings(&[("AML_EVENTS_VALIDATE_URL", "maybe")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "AML_EVENTS_VALIDATE_URL=\"maybe\" is not valid: 1, true or yes; or 0, false or no"
+        );
+    }
+
+    #[test]
+    fn webhook_settings_are_read_and_checked() {
+        let s = settings(&[
+            ("AML_EVENTS_WEBHOOK_PATH", "hooks/eg/"),
+            ("AML_EVENTS_MAX_WEBHOOK_BYTES", "2048"),
+            ("AML_EVENTS_WEBHOOK_KEY", " k1 , k2,"),
+            ("AML_EVENTS_ENTRA_AUDIENCE", "api://aml-events"),
+            ("AML_EVENTS_ENTRA_TENANT", "contoso"),
+            ("AML_EVENTS_ENTRA_ISSUER", "https://a/, https://b/"),
+        ])
+        .unwrap();
+        assert_eq!(s.webhook.path, "/hooks/eg");
+        assert_eq!(s.webhook.max_bytes, 2048);
+        assert_eq!(s.webhook.keys, ["k1", "k2"]);
+        let entra = s.webhook.entra.unwrap();
+        assert_eq!(entra.audience, "api://aml-events");
+        assert_eq!(
+            entra.issuers.unwrap(),
+            ["https://a/".to_owned(), "https://b/".to_owned()]
+        );
+        assert!(settings(&[("AML_EVENTS_WEBHOOK_PATH", "/a b")]).is_err());
+        assert!(settings(&[("AML_EVENTS_WEBHOOK_KEY", " , ")]).is_err());
+        let half = settings(&[("AML_EVENTS_ENTRA_AUDIENCE", "x")]).unwrap_err();
+        assert_eq!(half.name, "AML_EVENTS_ENTRA_TENANT");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_errors_and_debug_output() {
+        let err = settings(&[("AML_EVENTS_WEBHOOK_KEY", ",")]).unwrap_err();
+        assert!(!err.to_string().contains(','), "{err}");
+        let s = settings(&[
+            ("AML_EVENTS_WEBHOOK_KEY", "s3cret-key"),
+            ("AML_EVENTS_DEDUPE", "redis://:pw@cache:6380"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("pw@"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn every_variable_read_is_listed_and_every_listed_variable_is_read() {
+        let asked = Arc::new(Mutex::new(BTreeSet::new()));
+        let record = asked.clone();
+        Settings::from_vars(move |name| {
+            record.lock().unwrap().insert(name.to_owned());
+            None
+        })
+        .unwrap();
+        let listed: BTreeSet<String> = VARIABLES.iter().map(|v| v.name.to_owned()).collect();
+        assert_eq!(*asked.lock().unwrap(), listed);
+    }
+
+    /// README's configuration table is exactly [`markdown_table`]: a variable added to the code and
+    /// not to README (or the other way round) fails here.
+    #[test]
+    fn readme_configuration_table_is_the_variables_list() {
+        let readme = include_str!("../README.md");
+        let header = "| setting | meaning | default |";
+        let start = readme
+            .find(header)
+            .expect("README has the configuration table");
+        let table: Vec<&str> = readme[start..]
+            .lines()
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        let expected = markdown_table();
+        assert_eq!(
+            table.join("\n"),
+            expected.trim_end(),
+            "README's configuration table differs from settings::VARIABLES; paste:\n{expected}"
+        );
+    }
+
+    #[test]
+    fn lookups_serve_env_references_in_the_hooks_file() {
+        let s = settings(&[("TEAMS_URL", "https://example.invalid/x")]).unwrap();
+        assert_eq!(
+            s.lookup("TEAMS_URL").as_deref(),
+            Some("https://example.invalid/x")
+        );
+        assert_eq!(Settings::default().lookup("TEAMS_URL"), None);
     }
 }

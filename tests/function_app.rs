@@ -47,7 +47,7 @@ fn function_json_declares_one_event_grid_trigger_named_event() {
         read("MlWorkspaceEvents/function.json"),
         json!({"bindings": [{"type": "eventGridTrigger", "name": "event", "direction": "in"}]})
     );
-    assert_eq!(aml_events::door::functions::TRIGGER_BINDING, "event");
+    assert_eq!(aml_events::pipeline::TRIGGER_BINDING, "event");
 }
 
 #[test]

@@ -6,10 +6,10 @@
 mod receiver;
 mod support;
 
-use aml_events::core::Core;
-use aml_events::door::webhook::WebhookDoor;
-use aml_events::door::{routes, App};
+use aml_events::app::App;
+use aml_events::door::routes;
 use aml_events::hooks::config::HooksConfig;
+use aml_events::settings::Settings;
 use lambda_http::tower::ServiceExt;
 use lambda_http::IntoResponse;
 use receiver::{Behaviour, Receiver};
@@ -23,15 +23,13 @@ fn app(receiver: &Receiver) -> Arc<App> {
     let env = move |k: &str| match k {
         "HOOK_URL" => Some(hook_url.clone()),
         "AML_EVENTS_WEBHOOK_KEY" => Some("lambda-key-1".to_owned()),
+        "AWS_LAMBDA_RUNTIME_API" => Some("127.0.0.1:9001".to_owned()),
         _ => None,
     };
     let hooks = "[[hooks]]\nname = \"notify\"\naction = \"webhook\"\nurl = \"${env:HOOK_URL}\"\nretries = 0\n";
     let config = HooksConfig::parse(hooks, "hooks.toml", &env).unwrap();
-    Arc::new(App {
-        core: Core::new(config.dispatcher().unwrap()),
-        webhook: WebhookDoor::from_vars(env).unwrap(),
-        ..App::default()
-    })
+    let settings = Settings::from_vars(env).unwrap();
+    Arc::new(App::builder(settings).hooks_config(config).build().unwrap())
 }
 
 /// A function-URL event: the notification fixture with `edit` applied.

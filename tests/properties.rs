@@ -3,10 +3,10 @@
 
 mod support;
 
-use aml_events::core::Core;
 use aml_events::door::functions::FunctionsDoor;
 use aml_events::door::webhook::WebhookDoor;
 use aml_events::event::{decode_batch, Event, MlEvent};
+use aml_events::pipeline::Pipeline;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use warp::http::{HeaderMap, HeaderValue};
@@ -102,7 +102,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn check_doors(rt: &tokio::runtime::Runtime, body: &[u8]) -> Result<(), TestCaseError> {
-    let core = Core::default();
+    let core = Pipeline::default();
     let (status, response) =
         rt.block_on(FunctionsDoor::default().invoke(&core, "MlWorkspaceEvents", body));
     prop_assert!(

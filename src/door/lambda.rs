@@ -4,7 +4,8 @@
 //! Function URLs deliver the API Gateway v2 payload (`apigw_http`). The runtime's own tracing span
 //! carries the Lambda request id on every log line.
 
-use super::{routes, App};
+use super::routes;
+use crate::app::App;
 use std::sync::Arc;
 
 /// Serves `app` through the Lambda runtime until Lambda stops the process.

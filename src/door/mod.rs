@@ -1,5 +1,5 @@
-//! The front doors: transport only. Each turns a request into raw event text for the [`Core`] and the
-//! core's dispositions into that transport's answer.
+//! The front doors: transport only. Each turns a request into bytes and transport facts for the
+//! [`Pipeline`](crate::pipeline::Pipeline) and the pipeline's results into that transport's answer.
 
 pub mod auth;
 pub mod body;
@@ -8,45 +8,27 @@ pub mod functions;
 pub mod lambda;
 pub mod webhook;
 
-use crate::core::Core;
-use crate::settings::Settings;
+use crate::app::App;
 use body::{BodyReadError, PayloadTooLarge};
-use functions::{FunctionsDoor, InvocationResponse};
+use functions::InvocationResponse;
 use serde_json::json;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tracing::Instrument;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
-use webhook::{WebhookAnswer, WebhookDoor};
-
-/// Everything a request needs: the core and each door's options. Shared by all requests.
-#[derive(Debug, Clone, Default)]
-pub struct App {
-    /// Decoding and hooks.
-    pub core: Core,
-    /// The Functions custom-handler door's options.
-    pub functions: FunctionsDoor,
-    /// The Event Grid webhook door's options.
-    pub webhook: WebhookDoor,
-    /// Process settings (limits).
-    pub settings: Settings,
-    /// Whether `POST /{FunctionName}` is served. Invocations carry no credentials (the Functions host
-    /// calls over loopback), so the route exists only where nobody else can reach it: on a loopback
-    /// address and outside Lambda.
-    pub serve_invocations: bool,
-}
+use webhook::WebhookAnswer;
 
 /// The header carrying the host's invocation id.
 pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
 
 /// All routes of the process: `GET /` (readiness), the webhook door (`POST`/`OPTIONS` on its path) and
-/// `POST /{FunctionName}` (invocations), with every rejection turned into a JSON answer.
+/// `POST /{FunctionName}` (invocations), with every rejection turned into a JSON answer by [`recover`].
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     readiness()
         .or(webhook(app.clone()))
         .or(invocation(app))
-        .recover(answer_rejection)
+        .recover(recover)
 }
 
 fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
@@ -80,6 +62,13 @@ fn webhook_reply(answer: WebhookAnswer) -> warp::reply::Response {
     response
 }
 
+/// A request on the webhook path that failed before the door saw it (its body): answered in the
+/// webhook's error shape by [`recover`], and never passed on to the other routes.
+#[derive(Debug)]
+struct WebhookRejected(WebhookAnswer);
+
+impl warp::reject::Reject for WebhookRejected {}
+
 /// `OPTIONS` and `POST` on the webhook path (default `/api/eventgrid`).
 fn webhook(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let path = webhook_path(app.webhook.path.clone());
@@ -91,11 +80,18 @@ fn webhook(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Reject
         .map(|headers: warp::http::HeaderMap, app: Arc<App>| {
             webhook_reply(app.webhook.options(&headers))
         });
+    let body = body::limited(app.webhook.max_bytes).or_else(|rejection: Rejection| async move {
+        let answer = body_error(&rejection).map(|(status, message)| {
+            tracing::warn!(status = status.as_u16(), "webhook request not accepted");
+            WebhookAnswer::error(status, message)
+        });
+        Err(answer.map_or(rejection, |a| warp::reject::custom(WebhookRejected(a))))
+    });
     let post = path
         .and(warp::post())
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(body::limited(app.webhook.max_bytes))
+        .and(body)
         .and(with_app(app))
         .then(
             |headers: warp::http::HeaderMap, query: String, body: bytes::Bytes, app: Arc<App>| {
@@ -113,7 +109,10 @@ fn webhook(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Reject
                     aeg_event_type = %header("aeg-event-type"),
                 );
                 async move {
-                    let answer = app.webhook.post(&app.core, &headers, &query, &body).await;
+                    let answer = app
+                        .webhook
+                        .post(&app.pipeline, &headers, &query, &body)
+                        .await;
                     let status = answer.status.as_u16();
                     if answer.status.is_client_error() || answer.status.is_server_error() {
                         let error = answer.body["error"]["message"].as_str().unwrap_or("");
@@ -125,36 +124,8 @@ fn webhook(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Reject
                 }
                 .instrument(span)
             },
-        )
-        .recover(webhook_body_rejection)
-        .unify();
+        );
     options.or(post)
-}
-
-/// Body rejections on the webhook path answered in the webhook's own error shape (and never passed
-/// on to the other routes).
-async fn webhook_body_rejection(rejection: Rejection) -> Result<warp::reply::Response, Rejection> {
-    let answer = if let Some(too_large) = rejection.find::<PayloadTooLarge>() {
-        WebhookAnswer::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the request body exceeds the limit of {} bytes",
-                too_large.limit
-            ),
-        )
-    } else if let Some(BodyReadError(reason)) = rejection.find::<BodyReadError>() {
-        WebhookAnswer::error(
-            StatusCode::BAD_REQUEST,
-            format!("the request body could not be read: {reason}"),
-        )
-    } else {
-        return Err(rejection);
-    };
-    tracing::warn!(
-        status = answer.status.as_u16(),
-        "webhook request not accepted"
-    );
-    Ok(webhook_reply(answer))
 }
 
 /// `GET /`: the host polls it every 25 ms after start and treats any answer as "ready".
@@ -182,7 +153,7 @@ fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(warp::post())
         .and(warp::header::optional::<String>(INVOCATION_ID_HEADER))
         .and(body::limited(limit))
-        .and(warp::any().map(move || app.clone()))
+        .and(with_app(app))
         .then(
             |function: String, invocation_id: Option<String>, body: bytes::Bytes, app: Arc<App>| {
                 let invocation_id = invocation_id.unwrap_or_default();
@@ -193,7 +164,7 @@ fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rej
                 );
                 async move {
                     let (status, response) =
-                        app.functions.invoke(&app.core, &function, &body).await;
+                        app.functions.invoke(&app.pipeline, &function, &body).await;
                     tracing::debug!(status = status.as_u16(), "invocation answered");
                     warp::reply::with_status(warp::reply::json(&response), status)
                 }
@@ -202,22 +173,37 @@ fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rej
         )
 }
 
-/// Turns rejections into JSON answers. Invocation-shaped bodies keep the host's parser happy even
-/// when it will fail the invocation.
-async fn answer_rejection(rejection: Rejection) -> Result<impl Reply, Infallible> {
-    let (status, message) = if let Some(too_large) = rejection.find::<PayloadTooLarge>() {
-        (
+/// The status and message for a body that could not be read within its limit.
+fn body_error(rejection: &Rejection) -> Option<(StatusCode, String)> {
+    if let Some(too_large) = rejection.find::<PayloadTooLarge>() {
+        Some((
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "the request body exceeds the limit of {} bytes",
                 too_large.limit
             ),
-        )
-    } else if let Some(BodyReadError(reason)) = rejection.find::<BodyReadError>() {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("the request body could not be read: {reason}"),
-        )
+        ))
+    } else {
+        rejection
+            .find::<BodyReadError>()
+            .map(|BodyReadError(reason)| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("the request body could not be read: {reason}"),
+                )
+            })
+    }
+}
+
+/// The one place every rejection becomes an answer: the webhook's own error shape on its path, an
+/// invocation-shaped body elsewhere (it keeps the host's parser happy even when it fails the
+/// invocation). A rejection nothing here expects is a bug: 500, with a stable body.
+async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
+    if let Some(WebhookRejected(answer)) = rejection.find::<WebhookRejected>() {
+        return Ok(webhook_reply(answer.clone()));
+    }
+    let (status, message) = if let Some(known) = body_error(&rejection) {
+        known
     } else if rejection.is_not_found() {
         (
             StatusCode::NOT_FOUND,
@@ -234,9 +220,10 @@ async fn answer_rejection(rejection: Rejection) -> Result<impl Reply, Infallible
             format!("invalid header `{}`", header.name()),
         )
     } else {
+        tracing::error!(rejection = ?rejection, "a request was rejected in an unexpected way");
         (
-            StatusCode::BAD_REQUEST,
-            format!("bad request: {rejection:?}"),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the request could not be handled".to_owned(),
         )
     };
     tracing::warn!(status = status.as_u16(), "{message}");
@@ -244,5 +231,5 @@ async fn answer_rejection(rejection: Rejection) -> Result<impl Reply, Infallible
         logs: vec![message],
         ..InvocationResponse::default()
     };
-    Ok(warp::reply::with_status(warp::reply::json(&body), status))
+    Ok(warp::reply::with_status(warp::reply::json(&body), status).into_response())
 }

@@ -1,0 +1,215 @@
+//! The application, assembled from typed settings: the hooks, the pipeline, the doors, and the rule
+//! for who may reach them. `main` and `examples/code_hook.rs` build it the same way, so both get the
+//! same safety checks.
+
+use crate::door::functions::FunctionsDoor;
+use crate::door::webhook::{WebhookDoor, WebhookSetupError};
+use crate::hooks::action::ActionKind;
+use crate::hooks::config::{ConfigError, HooksConfig};
+use crate::hooks::Hook;
+use crate::pipeline::Pipeline;
+#[cfg(feature = "lambda")]
+use crate::settings::Runtime;
+use crate::settings::{Settings, SettingsError};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+/// Why the application cannot start. A broken configuration is never served: the Functions host
+/// shows the error and restarts the worker, or gives up.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    /// An environment variable has a value the handler cannot use.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The hooks file is invalid.
+    #[error(transparent)]
+    Hooks(#[from] ConfigError),
+    /// The webhook door cannot be set up.
+    #[error(transparent)]
+    Webhook(#[from] WebhookSetupError),
+    /// The webhook door would be open to anyone.
+    #[error(
+        "the webhook door is reachable from other hosts but unprotected: set AML_EVENTS_WEBHOOK_KEY or \
+         AML_EVENTS_ENTRA_AUDIENCE and AML_EVENTS_ENTRA_TENANT (or AML_EVENTS_WEBHOOK_INSECURE=true to accept that)"
+    )]
+    UnprotectedWebhook,
+    /// The listening address cannot be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The Lambda runtime stopped with an error.
+    #[error("the Lambda runtime stopped: {0}")]
+    Lambda(String),
+}
+
+impl StartupError {
+    /// The process exit code: 2 for a configuration the handler refuses, 1 when serving failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartupError::Listen { .. } | StartupError::Lambda(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Builds an [`App`]: the hooks file from the settings, plus hooks written in code.
+pub struct AppBuilder {
+    settings: Settings,
+    config: Option<HooksConfig>,
+    extra: Vec<Arc<dyn Hook>>,
+}
+
+impl AppBuilder {
+    /// Adds a hook written in code (see `examples/code_hook.rs`), after those of the hooks file.
+    pub fn hook(mut self, hook: Arc<dyn Hook>) -> Self {
+        self.extra.push(hook);
+        self
+    }
+
+    /// Uses an already loaded hooks file instead of the one the settings name.
+    pub fn hooks_config(mut self, config: HooksConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Validates everything and assembles the application.
+    pub fn build(self) -> Result<App, StartupError> {
+        let settings = self.settings;
+        let config = match self.config {
+            Some(config) => config,
+            None => load_hooks(&settings)?,
+        };
+        let mut dispatcher = config.dispatcher()?;
+        for hook in self.extra {
+            dispatcher = dispatcher.with_hook(hook);
+        }
+        tracing::info!(hooks_file = %config.file, "hooks loaded");
+        let webhook = WebhookDoor::new(&settings.webhook)?;
+        let exposed = settings.reachable_by_others();
+        if exposed && !webhook.is_protected() && !settings.webhook.insecure {
+            return Err(StartupError::UnprotectedWebhook);
+        }
+        if exposed && config.hooks.iter().any(|h| h.kind() == ActionKind::Output) {
+            tracing::warn!("output hooks only take effect under the Functions host; the webhook door drops their messages");
+        }
+        Ok(App {
+            pipeline: Pipeline::new(dispatcher),
+            functions: FunctionsDoor {
+                poison_binding: config.settings.poison_binding.clone(),
+            },
+            webhook,
+            // Invocations carry no credentials (the Functions host calls over loopback), so the
+            // route exists only where nobody else can reach it.
+            serve_invocations: !exposed,
+            settings,
+        })
+    }
+}
+
+/// Loads the hooks file the settings name, with `${env:...}` served by the settings.
+pub fn load_hooks(settings: &Settings) -> Result<HooksConfig, ConfigError> {
+    let dedupe = settings.dedupe.clone();
+    let env = move |name: &str| match name {
+        "AML_EVENTS_DEDUPE" => dedupe.clone(),
+        _ => settings.lookup(name),
+    };
+    HooksConfig::load(settings.hooks_file.as_deref(), &env)
+}
+
+/// Everything a request needs, shared by all requests: the pipeline and each door's options.
+#[derive(Debug)]
+pub struct App {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) functions: FunctionsDoor,
+    pub(crate) webhook: WebhookDoor,
+    /// Whether `POST /{FunctionName}` is served (see [`AppBuilder::build`]).
+    pub(crate) serve_invocations: bool,
+    pub(crate) settings: Settings,
+}
+
+impl App {
+    /// The application the settings describe, with the hooks of its hooks file.
+    pub fn build(settings: Settings) -> Result<App, StartupError> {
+        Self::builder(settings).build()
+    }
+
+    /// A builder, to add hooks written in code.
+    pub fn builder(settings: Settings) -> AppBuilder {
+        AppBuilder {
+            settings,
+            config: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The decode-and-dispatch pipeline.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The settings it was built from.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The path of the webhook door.
+    pub fn webhook_path(&self) -> &str {
+        &self.webhook.path
+    }
+
+    /// One custom-handler invocation, as `POST /{function}` answers it (benchmarks, fuzzing).
+    pub async fn invoke(
+        &self,
+        function: &str,
+        body: &[u8],
+    ) -> (
+        warp::http::StatusCode,
+        crate::door::functions::InvocationResponse,
+    ) {
+        self.functions.invoke(&self.pipeline, function, body).await
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish for
+    /// the settings' grace period.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        let local = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let hooks: Vec<&str> = self.pipeline.dispatcher().hook_names().collect();
+        tracing::info!(
+            address = %local,
+            webhook_path = %self.webhook.path,
+            hooks = ?hooks,
+            "aml-events handler listening"
+        );
+        let grace = self.settings.shutdown_grace;
+        crate::server::serve(listener, self, shutdown, grace).await;
+        tracing::info!("stopped");
+    }
+
+    /// Runs where the settings say: under the Lambda runtime (feature `lambda`), or on
+    /// `AML_EVENTS_BIND_ADDRESS:FUNCTIONS_CUSTOMHANDLER_PORT` until SIGTERM or SIGINT.
+    pub async fn run(self: Arc<Self>) -> Result<(), StartupError> {
+        #[cfg(feature = "lambda")]
+        if self.settings.runtime == Runtime::Lambda {
+            tracing::info!(webhook_path = %self.webhook.path, "aml-events handler running on AWS Lambda");
+            return crate::door::lambda::run(self)
+                .await
+                .map_err(|e| StartupError::Lambda(e.to_string()));
+        }
+        let address = SocketAddr::from((self.settings.bind, self.settings.port));
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Listen { address, source })?;
+        self.serve(listener, crate::server::shutdown_signal()).await;
+        Ok(())
+    }
+}
