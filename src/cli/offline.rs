@@ -1,0 +1,180 @@
+//! The commands that need no server: `check`, `decode`, `sample`, and `send`'s input and dry run.
+
+use super::CliError;
+use crate::app::{load_hooks, App};
+use crate::event::{EventKind, JsonPath, MlEvent, Schema};
+use crate::hooks::config::{DedupeSetting, HooksConfig};
+use crate::pipeline::{decode as decode_body, Body};
+use crate::settings::Settings;
+use serde_json::{json, Value};
+use std::io::Read;
+
+/// Reads `path`, or standard input for `-`.
+pub fn read_input(path: &str) -> Result<String, CliError> {
+    let mut text = String::new();
+    let read = if path == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|t| text = t)
+    };
+    read.map_err(|source| CliError::Read {
+        what: if path == "-" {
+            "standard input".to_owned()
+        } else {
+            path.to_owned()
+        },
+        source,
+    })?;
+    Ok(text)
+}
+
+/// What `handler decode` shows for one event: its kind, summary, parsed helpers and the normalised
+/// event (data in the service's camelCase).
+pub fn describe(event: &crate::event::Event<MlEvent>) -> Value {
+    let mut data_view = json!({
+        "kind": event.kind().short_name(),
+        "summary": event.summary(),
+        "workspace": event.workspace(),
+        "subject": event.parsed_subject(),
+    });
+    if let MlEvent::ModelDeployed(d) = &event.data {
+        data_view["model_ids"] = json!(d.model_ids());
+    }
+    data_view["event"] = json!(event);
+    data_view
+}
+
+/// `handler decode`: every event of `text` described as pretty JSON (an array when the input is an
+/// array). `Err` holds the output for the good events and one line per error; the exit code is then 1.
+pub fn decode(text: &str) -> Result<String, (String, Vec<String>)> {
+    let results = decode_body(Body::Events(text.as_bytes()))
+        .map_err(|e| (String::new(), vec![format!("error: {}", e.error)]))?;
+    let mut described = Vec::new();
+    let mut errors = Vec::new();
+    for result in results {
+        match result.event {
+            Ok(event) => described.push(describe(&event)),
+            Err(e) => errors.push(format!("error: {e}")),
+        }
+    }
+    let out = if text.trim_start().starts_with('[') {
+        Value::Array(described)
+    } else {
+        described.pop().unwrap_or(Value::Null)
+    };
+    let pretty = serde_json::to_string_pretty(&out).unwrap_or_default();
+    if errors.is_empty() {
+        Ok(pretty)
+    } else {
+        Err((pretty, errors))
+    }
+}
+
+/// `handler sample NAME --schema S`: the bundled sample's text.
+pub fn sample(name: &str, schema: Schema) -> Result<&'static str, CliError> {
+    let unknown = || CliError::UnknownSample {
+        name: name.to_owned(),
+        choices: crate::samples::names().join(", "),
+    };
+    let kind = EventKind::from_name(name)
+        .filter(|k| k.is_ml())
+        .ok_or_else(unknown)?;
+    crate::samples::sample(kind, schema).ok_or_else(unknown)
+}
+
+/// `handler check`: validates the hooks file (and builds the application from it, as `serve`
+/// would) and returns the hooks table and a summary line.
+pub fn check(settings: &Settings) -> Result<String, CliError> {
+    let config = load_hooks(settings)?;
+    App::builder(settings.clone())
+        .hooks_config(config.clone())
+        .build()?;
+    let dedupe = match &config.settings.dedupe {
+        DedupeSetting::Memory => "memory".to_owned(),
+        DedupeSetting::Redis(url) => match reqwest::Url::parse(url) {
+            Ok(u) => format!("redis at {}", u.host_str().unwrap_or("?")),
+            Err(_) => "redis".to_owned(),
+        },
+    };
+    Ok(format!(
+        "{}\n{}: {} hook(s) OK; deadline {} ms; dedupe {dedupe}",
+        config.table().trim_end(),
+        config.file,
+        config.hooks.len(),
+        config.settings.deadline.as_millis()
+    ))
+}
+
+/// The events of a `send` input: a file, `-`, or `sample:NAME` (Event Grid schema unless `schema`).
+pub fn send_input(input: &str, schema: Schema) -> Result<Vec<Value>, CliError> {
+    let text = match input.strip_prefix("sample:") {
+        Some(name) => sample(name, schema)?.to_owned(),
+        None => read_input(input)?,
+    };
+    match serde_json::from_str::<Value>(&text).map_err(|source| CliError::NotJson {
+        input: input.to_owned(),
+        source,
+    })? {
+        Value::Array(items) => Ok(items),
+        single => Ok(vec![single]),
+    }
+}
+
+/// `handler send --dry-run`: what every matching hook would send for each event, as pretty JSON.
+pub fn dry_run(events: &[Value], config: &HooksConfig) -> Result<String, CliError> {
+    let mut out = Vec::new();
+    for (index, raw) in events.iter().enumerate() {
+        let text = raw.to_string();
+        let event = decode_body(Body::Events(text.as_bytes()))
+            .map_err(|e| e.error)
+            .and_then(|mut events| match events.pop() {
+                Some(decoded) => decoded.event,
+                None => Err(crate::event::DecodeError::new(JsonPath::root(), "no event")),
+            })
+            .map_err(|e| CliError::Event {
+                index,
+                error: e.within(&JsonPath::root().index(index)),
+            })?;
+        let mut hooks = Vec::new();
+        for hook in config
+            .hooks
+            .iter()
+            .filter(|h| crate::hooks::Hook::matches(*h, &event))
+        {
+            match hook.prepare(&event) {
+                Ok((preview, _)) => hooks.push(json!(preview)),
+                Err(e) => hooks.push(json!({"hook": hook.name, "error": e.message})),
+            }
+        }
+        out.push(json!({"event": event.id, "kind": event.kind().short_name(), "hooks": hooks}));
+    }
+    let text = serde_json::to_string_pretty(&out)?;
+    Ok(config.secrets.redact(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_describes_the_sample() {
+        let text = sample("model-deployed", Schema::EventGrid).unwrap();
+        let out = decode(text).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v[0]["kind"], "ModelDeployed");
+        assert_eq!(v[0]["model_ids"][1]["version"], "2");
+        assert_eq!(v[0]["event"]["data"]["serviceName"], "my-sklearn-service");
+    }
+
+    #[test]
+    fn decode_reports_errors_with_their_path() {
+        let (_, errors) = decode(r#"[{"id":"1","eventType":"X"},{"eventType":"X"}]"#).unwrap_err();
+        assert_eq!(errors, vec!["error: missing `id` at $[1].id".to_owned()]);
+    }
+
+    #[test]
+    fn unknown_sample_names_list_the_choices() {
+        let err = sample("nope", Schema::EventGrid).unwrap_err().to_string();
+        assert!(err.contains("ModelRegistered"), "{err}");
+    }
+}
