@@ -72,7 +72,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         aml_events::telemetry::Output::Text
     });
-    let config = HooksConfig::load(None, &|k| std::env::var(k).ok())?;
+    let config = HooksConfig::load_with(
+        None,
+        &|k| std::env::var(k).ok(),
+        std::env::var("AML_EVENTS_DEDUPE").ok().as_deref(),
+    )?;
     // The configured hooks (with their dedupe store and deadline), plus ours.
     let dispatcher = config
         .dispatcher()?

@@ -105,22 +105,14 @@ pub fn check(
     path: Option<&std::path::Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
-    let config = crate::hooks::config::HooksConfig::load(path, env).map_err(|e| e.to_string())?;
+    let config = crate::hooks::config::HooksConfig::load_with(
+        path,
+        env,
+        env("AML_EVENTS_DEDUPE").as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
     config.dispatcher().map_err(|e| e.to_string())?;
-    let dedupe = match &config.settings.dedupe {
-        crate::hooks::config::DedupeSetting::Memory => "memory".to_owned(),
-        crate::hooks::config::DedupeSetting::Redis(url) => match reqwest::Url::parse(url) {
-            Ok(u) => format!("redis at {}", u.host_str().unwrap_or("?")),
-            Err(_) => "redis".to_owned(),
-        },
-    };
-    Ok(format!(
-        "{}\n{}: {} hook(s) OK; deadline {} ms; dedupe {dedupe}",
-        config.table().trim_end(),
-        config.file,
-        config.hooks.len(),
-        config.settings.deadline.as_millis()
-    ))
+    Ok(config.check_report())
 }
 
 /// How `handler send` delivers events.

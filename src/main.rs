@@ -161,9 +161,13 @@ fn main() -> ExitCode {
                 Err(e) => return finish(Err(e)),
             };
             if dry_run {
-                let result = HooksConfig::load(hooks.as_deref(), &env)
-                    .map_err(|e| e.to_string())
-                    .and_then(|config| cli::dry_run(&events, &config));
+                let result = HooksConfig::load_with(
+                    hooks.as_deref(),
+                    &env,
+                    env("AML_EVENTS_DEDUPE").as_deref(),
+                )
+                .map_err(|e| e.to_string())
+                .and_then(|config| cli::dry_run(&events, &config));
                 return finish(result);
             }
             let (mode, default_to) = match send_as {
@@ -262,7 +266,9 @@ fn in_lambda() -> bool {
 
 /// The hooks, the doors' options and the settings, validated.
 fn build_app(hooks: Option<PathBuf>, settings: Settings) -> Result<App, String> {
-    let config = HooksConfig::load(hooks.as_deref(), &env).map_err(|e| e.to_string())?;
+    let config =
+        HooksConfig::load_with(hooks.as_deref(), &env, env("AML_EVENTS_DEDUPE").as_deref())
+            .map_err(|e| e.to_string())?;
     let dispatcher = config.dispatcher().map_err(|e| e.to_string())?;
     tracing::info!(hooks_file = %config.file, "hooks loaded");
     let webhook = WebhookDoor::from_vars(env)?;
