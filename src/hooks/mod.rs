@@ -137,13 +137,13 @@ pub(crate) fn add_output(outputs: &mut Map<String, Value>, binding: String, valu
 }
 
 /// Default budget for all hooks of one event: below Event Grid's 30 s delivery timeout.
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(20);
 /// Default lifetime of a "done" record.
-pub const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(86_400);
+pub(crate) const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(86_400);
 
 /// The embedded default hook: [`Event::summary`] of every Azure ML event as a log line.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SummaryLog;
+pub(crate) struct SummaryLog;
 
 impl Hook for SummaryLog {
     fn name(&self) -> &str {

@@ -31,7 +31,7 @@ impl Secrets {
         Self(Arc::new(values))
     }
 
-    /// `text` with every secret replaced by [`REDACTED`].
+    /// `text` with every secret replaced by `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for secret in self.0.iter() {

@@ -1,6 +1,6 @@
 //! Hooks defined in `hooks.toml`: what each action does and the messages it sends.
 //!
-//! One file per action that builds a message ([`teams`], [`slack`], [`webhook`]); `log` and `output`
+//! One file per action that builds a message (`teams`, `slack`, `webhook`); `log` and `output`
 //! are a line and a value and live here.
 
 mod slack;
