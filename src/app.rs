@@ -115,12 +115,11 @@ impl AppBuilder {
 
 /// Loads the hooks file the settings name, with `${env:...}` served by the settings.
 pub fn load_hooks(settings: &Settings) -> Result<HooksConfig, ConfigError> {
-    let dedupe = settings.dedupe.clone();
-    let env = move |name: &str| match name {
-        "AML_EVENTS_DEDUPE" => dedupe.clone(),
-        _ => settings.lookup(name),
-    };
-    HooksConfig::load(settings.hooks_file.as_deref(), &env)
+    HooksConfig::load_with(
+        settings.hooks_file.as_deref(),
+        &|name| settings.lookup(name),
+        settings.dedupe.as_deref(),
+    )
 }
 
 /// Everything a request needs, shared by all requests: the pipeline and each door's options.

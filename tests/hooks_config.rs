@@ -190,13 +190,12 @@ fn template_variables_are_checked_against_the_events_the_hook_can_see() {
 
 #[test]
 fn the_dedupe_url_can_come_from_the_environment() {
-    let config = HooksConfig::parse(
+    // The settings module reads `AML_EVENTS_DEDUPE` and passes it; it wins over the file.
+    let config = HooksConfig::parse_with(
         "[settings]\ndedupe = \"memory\"",
         "hooks.toml",
-        &env(&[(
-            "AML_EVENTS_DEDUPE",
-            "redis://:pw-SECRET@cache.internal:6380/2",
-        )]),
+        &|_| None,
+        Some("redis://:pw-SECRET@cache.internal:6380/2"),
     )
     .unwrap();
     assert_eq!(
@@ -204,4 +203,89 @@ fn the_dedupe_url_can_come_from_the_environment() {
         DedupeSetting::Redis("redis://:pw-SECRET@cache.internal:6380/2".into())
     );
     assert_eq!(config.secrets.redact("pw-SECRET"), "[redacted]");
+    // It may use `${env:NAME}` as the file may.
+    let config = HooksConfig::parse_with(
+        "",
+        "hooks.toml",
+        &env(&[("REDIS_URL", "rediss://:pw-SECRET@cache.internal:6380/0")]),
+        Some("${env:REDIS_URL}"),
+    )
+    .unwrap();
+    assert_eq!(
+        config.settings.dedupe,
+        DedupeSetting::Redis("rediss://:pw-SECRET@cache.internal:6380/0".into())
+    );
+    assert_eq!(config.secrets.redact("pw-SECRET"), "[redacted]");
+    // A blank override leaves the file's choice; so does a bad one not: it is refused like the file's.
+    let config = HooksConfig::parse_with(
+        "[settings]\ndedupe = \"redis://cache:6379\"",
+        "hooks.toml",
+        &|_| None,
+        Some("  "),
+    )
+    .unwrap();
+    assert_eq!(
+        config.settings.dedupe,
+        DedupeSetting::Redis("redis://cache:6379".into())
+    );
+    let err = HooksConfig::parse_with("", "hooks.toml", &|_| None, Some("memcached://x"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("hooks.toml: key `settings.dedupe`: must be \"memory\" or a redis://"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_hooks_code_reads_no_variable_of_its_own() {
+    // `AML_EVENTS_DEDUPE` in the `${env:...}` lookup is just a setting: only the caller's override counts.
+    let config = HooksConfig::parse(
+        "[settings]\ndedupe = \"memory\"",
+        "hooks.toml",
+        &env(&[("AML_EVENTS_DEDUPE", "redis://cache.internal:6380/2")]),
+    )
+    .unwrap();
+    assert_eq!(config.settings.dedupe, DedupeSetting::Memory);
+}
+
+#[test]
+fn the_check_report_ends_with_a_summary_line() {
+    let config = parse(ISSUE_EXAMPLE).unwrap();
+    let report = config.check_report();
+    assert!(report.starts_with(config.table().trim_end()), "{report}");
+    assert!(
+        report.ends_with("\nhooks.toml: 2 hook(s) OK; deadline 20000 ms; dedupe memory"),
+        "{report}"
+    );
+    // A Redis store is shown by host only.
+    let redis = HooksConfig::parse_with(
+        "",
+        "hooks.toml",
+        &|_| None,
+        Some("redis://:pw-SECRET@cache.internal:6380/2"),
+    )
+    .unwrap()
+    .check_report();
+    assert!(
+        redis.ends_with(
+            "\nhooks.toml: 0 hook(s) OK; deadline 20000 ms; dedupe redis at cache.internal"
+        ),
+        "{redis}"
+    );
+    assert!(!redis.contains("pw-SECRET"), "{redis}");
+    // The action column names each action as `hooks.toml` does.
+    let cells = |line: &str| {
+        line.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(cells(lines[0]), "NAME EVENTS ACTION");
+    assert_eq!(cells(lines[1]), "deploy-notice ModelDeployed teams");
+    assert_eq!(
+        cells(lines[2]),
+        "retrain-on-register ModelRegistered webhook"
+    );
 }

@@ -1,4 +1,6 @@
-//! Hooks end to end: the built handler, a hooks.toml, and a real HTTP receiver on 127.0.0.1.
+//! Hooks end to end: the built handler, a hooks.toml, and a real HTTP receiver on 127.0.0.1 for the
+//! exact messages; retries, backoff, `Retry-After` and the deadline in process, through the same
+//! configuration and dispatcher with an in-process transport under paused time (no socket, no waiting).
 
 #[path = "support/receiver.rs"]
 mod receiver;
@@ -6,7 +8,7 @@ mod support;
 
 use receiver::{Behaviour, Receiver};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{fixture_events, free_port, invocation, Handler};
 
 const FUNCTION: &str = "MlWorkspaceEvents";
@@ -196,33 +198,6 @@ fn webhook_hook(name: &str, path_env: &str, retries: u32, timeout_ms: u64) -> St
 }
 
 #[tokio::test]
-async fn a_5xx_is_retried_and_delivered_once() {
-    let receiver = Receiver::start().await;
-    receiver.script(
-        "/hook",
-        vec![Behaviour::status(500), Behaviour::status(503)],
-    );
-    let (handler, _dir) = handler_with(
-        &webhook_hook("n", "HOOK_URL", 3, 2000),
-        &[("HOOK_URL", &receiver.url("/hook"))],
-    )
-    .await;
-    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(receiver.requests("/hook").len(), 3);
-    assert_eq!(receiver.delivered("/hook").len(), 1);
-    assert!(
-        answer["Logs"][0].as_str().unwrap().contains("attempt 3"),
-        "{answer}"
-    );
-    // The default body is the decoded event.
-    assert_eq!(
-        receiver.delivered("/hook")[0].json["data"]["serviceName"],
-        "my-sklearn-service"
-    );
-}
-
-#[tokio::test]
 async fn a_4xx_is_not_retried_and_fails_the_invocation() {
     let receiver = Receiver::start().await;
     receiver.script("/hook", vec![Behaviour::status(400)]);
@@ -245,50 +220,10 @@ async fn a_4xx_is_not_retried_and_fails_the_invocation() {
 }
 
 #[tokio::test]
-async fn retry_after_is_honoured() {
-    let receiver = Receiver::start().await;
-    receiver.script("/hook", vec![Behaviour::retry_after(429, "1")]);
-    let (handler, _dir) = handler_with(
-        &webhook_hook("n", "HOOK_URL", 2, 2000),
-        &[("HOOK_URL", &receiver.url("/hook"))],
-    )
-    .await;
-    let (status, _) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
-    assert_eq!(status, 200);
-    let requests = receiver.requests("/hook");
-    assert_eq!(requests.len(), 2);
-    let gap = requests[1].at - requests[0].at;
-    assert!(gap >= Duration::from_millis(950), "waited only {gap:?}");
-}
-
-#[tokio::test]
-async fn a_hanging_target_times_out_within_the_deadline() {
-    let receiver = Receiver::start().await;
-    receiver.script("/hook", vec![Behaviour::slow(Duration::from_secs(10)); 5]);
-    let hooks = format!(
-        "[settings]\ndeadline_ms = 1500\n{}",
-        webhook_hook("n", "HOOK_URL", 5, 400)
-    );
-    let (handler, _dir) = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/hook"))]).await;
-    let started = Instant::now();
-    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
-    let took = started.elapsed();
-    assert_eq!(status, 500, "{answer}");
-    assert!(
-        took < Duration::from_millis(2500),
-        "answered after {took:?}, past the 1.5 s deadline"
-    );
-    let logs = answer["Logs"].to_string();
-    assert!(
-        logs.contains("timed out") || logs.contains("deadline passed"),
-        "{logs}"
-    );
-}
-
-#[tokio::test]
 async fn a_target_that_is_down_fails_fast_with_a_clear_error() {
     let down = format!("http://127.0.0.1:{}/hook", free_port());
-    let hooks = webhook_hook("n", "HOOK_URL", 1, 1000);
+    // No retry here, so no real-time backoff: retrying a refused connection is tested in process.
+    let hooks = webhook_hook("n", "HOOK_URL", 0, 1000);
     let (handler, _dir) = handler_with(&hooks, &[("HOOK_URL", &down)]).await;
     let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
     assert_eq!(status, 500);
@@ -548,4 +483,208 @@ async fn sigterm_during_an_in_flight_hook_finishes_it_then_exits() {
     assert_eq!(receiver.delivered("/hook").len(), 1);
     let (exit, _, _) = handler.wait(Duration::from_secs(15));
     assert!(exit.success(), "{exit:?}");
+}
+
+/// Delivery in process: the configuration and dispatcher the handler builds, with HTTP hooks sending
+/// through [`Target`] under paused time.
+mod in_process {
+    use super::receiver::Behaviour;
+    use super::{event, webhook_hook};
+    use aml_events::event::{Event, MlEvent};
+    use aml_events::hooks::config::HooksConfig;
+    use aml_events::hooks::delivery::{
+        Outgoing, Response, Transport, TransportError, TransportFuture,
+    };
+    use aml_events::hooks::{Dispatcher, Outcome};
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+    use reqwest::StatusCode;
+    use serde_json::Value;
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    /// One request the target saw.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        at: Instant,
+        path: String,
+        json: Value,
+    }
+
+    /// A scripted target, as the real receiver (one [`Behaviour`] per request, then 200), or one
+    /// that refuses connections. It honours the attempt's limit as reqwest does.
+    #[derive(Debug, Default)]
+    struct Target {
+        script: Mutex<VecDeque<Behaviour>>,
+        refuse: bool,
+        seen: Mutex<Vec<Seen>>,
+    }
+
+    impl Target {
+        fn scripted(behaviours: Vec<Behaviour>) -> Arc<Self> {
+            Arc::new(Self {
+                script: Mutex::new(behaviours.into()),
+                ..Self::default()
+            })
+        }
+
+        fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    impl Transport for Target {
+        fn send<'a>(&'a self, request: &'a Outgoing, limit: Duration) -> TransportFuture<'a> {
+            self.seen.lock().unwrap().push(Seen {
+                at: Instant::now(),
+                path: request.url.path().to_owned(),
+                json: serde_json::from_slice(&request.body).unwrap(),
+            });
+            let behaviour = self.script.lock().unwrap().pop_front();
+            let refuse = self.refuse;
+            Box::pin(async move {
+                if refuse {
+                    return Err(TransportError::Connect("connection refused".into()));
+                }
+                let Some(behaviour) = behaviour else {
+                    return Ok(Response::new(StatusCode::OK));
+                };
+                if behaviour.delay > limit {
+                    tokio::time::sleep(limit).await;
+                    return Err(TransportError::TimedOut("operation timed out".into()));
+                }
+                tokio::time::sleep(behaviour.delay).await;
+                let mut response = Response::new(StatusCode::from_u16(behaviour.status).unwrap());
+                if let Some(value) = &behaviour.retry_after {
+                    response
+                        .headers
+                        .insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+                }
+                Ok(response)
+            })
+        }
+    }
+
+    /// The dispatcher of `hooks_toml` (its `${env:HOOK_URL}` pointing at `/hook`) over `target`.
+    fn dispatcher(hooks_toml: &str, target: &Arc<Target>) -> Dispatcher {
+        let env = |name: &str| (name == "HOOK_URL").then(|| "https://target.test/hook".to_owned());
+        HooksConfig::parse(hooks_toml, "hooks.toml", &env)
+            .unwrap()
+            .dispatcher_with(target.clone())
+            .unwrap()
+    }
+
+    async fn dispatch(dispatcher: &Dispatcher, fixture: &str) -> Outcome {
+        let event: Event<MlEvent> = Event::from_json(&event(fixture).to_string()).unwrap();
+        dispatcher.dispatch(&event).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_5xx_is_retried_with_backoff_and_delivered_once() {
+        let target = Target::scripted(vec![Behaviour::status(500), Behaviour::status(503)]);
+        let dispatcher = dispatcher(&webhook_hook("n", "HOOK_URL", 3, 2000), &target);
+        let outcome = dispatch(&dispatcher, "eventgrid-model-deployed.json").await;
+        assert!(
+            outcome.failures.is_empty(),
+            "the door answers 200: {outcome:?}"
+        );
+        let seen = target.seen();
+        assert_eq!(seen.len(), 3);
+        assert!(seen.iter().all(|s| s.path == "/hook"));
+        assert!(outcome.logs[0].contains("attempt 3"), "{outcome:?}");
+        // Jittered exponential backoff: 125–250 ms, then 250–500 ms.
+        let (first, second) = (seen[1].at - seen[0].at, seen[2].at - seen[1].at);
+        assert!(
+            first >= Duration::from_millis(125) && first <= Duration::from_millis(250),
+            "{first:?}"
+        );
+        assert!(
+            second >= Duration::from_millis(250) && second <= Duration::from_millis(500),
+            "{second:?}"
+        );
+        // The default body is the decoded event.
+        assert_eq!(seen[2].json["data"]["serviceName"], "my-sklearn-service");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured() {
+        let target = Target::scripted(vec![Behaviour::retry_after(429, "1")]);
+        let dispatcher = dispatcher(&webhook_hook("n", "HOOK_URL", 2, 2000), &target);
+        let outcome = dispatch(&dispatcher, "eventgrid-model-deployed.json").await;
+        assert!(outcome.failures.is_empty(), "{outcome:?}");
+        let seen = target.seen();
+        assert_eq!(seen.len(), 2);
+        let gap = seen[1].at - seen[0].at;
+        assert!(gap >= Duration::from_millis(950), "waited only {gap:?}");
+        assert!(
+            gap < Duration::from_millis(1050),
+            "waited {gap:?} for Retry-After: 1"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hanging_target_times_out_within_the_deadline() {
+        let target = Target::scripted(vec![Behaviour::slow(Duration::from_secs(10)); 5]);
+        let hooks = format!(
+            "[settings]\ndeadline_ms = 1500\n{}",
+            webhook_hook("n", "HOOK_URL", 5, 400)
+        );
+        let dispatcher = dispatcher(&hooks, &target);
+        let started = Instant::now();
+        let outcome = dispatch(&dispatcher, "eventgrid-model-deployed.json").await;
+        let took = started.elapsed();
+        assert_eq!(
+            outcome.failures.len(),
+            1,
+            "the door answers 500: {outcome:?}"
+        );
+        assert!(
+            took <= Duration::from_millis(1500),
+            "finished after {took:?}, past the 1.5 s deadline"
+        );
+        let message = &outcome.failures[0].error.message;
+        assert!(
+            message.contains("timed out") || message.contains("deadline passed"),
+            "{message}"
+        );
+        assert!(target.seen().len() >= 2, "it retried within the deadline");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_target_that_is_down_is_retried_then_fails_with_a_clear_error() {
+        let target = Arc::new(Target {
+            refuse: true,
+            ..Target::default()
+        });
+        let dispatcher = dispatcher(&webhook_hook("n", "HOOK_URL", 1, 1000), &target);
+        let outcome = dispatch(&dispatcher, "eventgrid-model-deployed.json").await;
+        assert_eq!(target.seen().len(), 2);
+        let message = &outcome.failures[0].error.message;
+        assert!(
+            message.contains("could not connect") && message.contains("retries exhausted"),
+            "{message}"
+        );
+        assert!(!message.contains("/hook"), "the URL is a secret: {message}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_duplicate_deliveries_notify_once() {
+        let target = Target::scripted(vec![Behaviour::slow(Duration::from_millis(500))]);
+        let dispatcher = dispatcher(&webhook_hook("n", "HOOK_URL", 0, 2000), &target);
+        let (first, second) = tokio::join!(
+            dispatch(&dispatcher, "eventgrid-model-deployed.json"),
+            dispatch(&dispatcher, "eventgrid-model-deployed.json")
+        );
+        assert!(
+            first.failures.is_empty() && second.failures.is_empty(),
+            "{first:?} {second:?}"
+        );
+        assert_eq!(target.seen().len(), 1);
+        let skipped = [&first, &second]
+            .iter()
+            .filter(|o| o.logs.iter().any(|l| l.contains("already done")))
+            .count();
+        assert_eq!(skipped, 1, "{first:?} {second:?}");
+    }
 }

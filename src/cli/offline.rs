@@ -3,7 +3,7 @@
 use super::CliError;
 use crate::app::{load_hooks, App};
 use crate::event::{EventKind, JsonPath, MlEvent, Schema};
-use crate::hooks::config::{DedupeSetting, HooksConfig};
+use crate::hooks::config::HooksConfig;
 use crate::pipeline::{decode as decode_body, Body};
 use crate::settings::Settings;
 use serde_json::{json, Value};
@@ -89,20 +89,7 @@ pub fn check(settings: &Settings) -> Result<String, CliError> {
     App::builder(settings.clone())
         .hooks_config(config.clone())
         .build()?;
-    let dedupe = match &config.settings.dedupe {
-        DedupeSetting::Memory => "memory".to_owned(),
-        DedupeSetting::Redis(url) => match reqwest::Url::parse(url) {
-            Ok(u) => format!("redis at {}", u.host_str().unwrap_or("?")),
-            Err(_) => "redis".to_owned(),
-        },
-    };
-    Ok(format!(
-        "{}\n{}: {} hook(s) OK; deadline {} ms; dedupe {dedupe}",
-        config.table().trim_end(),
-        config.file,
-        config.hooks.len(),
-        config.settings.deadline.as_millis()
-    ))
+    Ok(config.check_report())
 }
 
 /// The events of a `send` input: a file, `-`, or `sample:NAME` (Event Grid schema unless `schema`).

@@ -5,25 +5,31 @@
 //! wrong). Every attempt and every wait fits inside the invocation's deadline: when the next attempt
 //! cannot, delivery stops with the last error so the door can answer in time.
 //!
+//! The request goes out through a [`Transport`]: reqwest's client in the handler, an in-process fake in
+//! tests, so that backoff, `Retry-After` and the deadline are tested under paused time, without a socket.
+//!
 //! (DESIGN.md named `backon` for this; a loop that needs `Retry-After` and an absolute deadline is
 //! clearer written out than expressed through its adjust hooks.)
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
+use thiserror::Error;
 use tokio::time::Instant;
 
 /// Retry settings of one hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Retries after the first attempt.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// Limit for one attempt (connect, send, read the status).
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// First backoff ceiling; doubles per retry.
-    pub base_backoff: Duration,
+    pub(crate) base_backoff: Duration,
     /// Largest backoff ceiling.
-    pub max_backoff: Duration,
+    pub(crate) max_backoff: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -50,27 +56,143 @@ pub struct Outgoing {
     pub body: Vec<u8>,
 }
 
+/// What the target answered: all that delivery decides on. (The body is left out: nothing reads it,
+/// and waiting for it after the status arrived could turn a delivered notification into a timeout.)
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers (`Retry-After` is read from them).
+    pub headers: HeaderMap,
+}
+
+impl Response {
+    /// An answer with `status` and no headers.
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            status,
+            headers: HeaderMap::new(),
+        }
+    }
+}
+
+/// Sending failed before a status arrived. The text never contains the URL (it may hold a token).
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum TransportError {
+    /// The attempt's time limit passed.
+    #[error("timed out: {0}")]
+    TimedOut(String),
+    /// No connection could be made.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// Anything else: TLS, a broken connection, an unreadable answer.
+    #[error("transport error: {0}")]
+    Other(String),
+}
+
+/// The future a [`Transport`] returns.
+pub type TransportFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Response, TransportError>> + Send + 'a>>;
+
+/// Sends one request and returns the target's answer: reqwest's client in the handler; tests pass
+/// their own to [`crate::hooks::config::HooksConfig::dispatcher_with`].
+pub trait Transport: Send + Sync + std::fmt::Debug {
+    /// Sends `request`, giving up after `limit`.
+    fn send<'a>(&'a self, request: &'a Outgoing, limit: Duration) -> TransportFuture<'a>;
+}
+
+impl Transport for reqwest::Client {
+    fn send<'a>(&'a self, request: &'a Outgoing, limit: Duration) -> TransportFuture<'a> {
+        let send = self
+            .request(request.method.clone(), request.url.clone())
+            .headers(request.headers.clone())
+            .body(request.body.clone())
+            .timeout(limit)
+            .send();
+        Box::pin(async move {
+            let response = send.await.map_err(|e| {
+                let text = describe(&e);
+                if e.is_timeout() {
+                    TransportError::TimedOut(text)
+                } else if e.is_connect() {
+                    TransportError::Connect(text)
+                } else {
+                    TransportError::Other(text)
+                }
+            })?;
+            Ok(Response {
+                status: response.status(),
+                headers: response.headers().clone(),
+            })
+        })
+    }
+}
+
+/// Why one attempt did not deliver.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub(crate) enum AttemptError {
+    /// The target answered with a status that is not a success.
+    #[error("the target answered {0}")]
+    Status(StatusCode),
+    /// The transport did not finish within the attempt's limit.
+    #[error("no answer within {} ms", .0.as_millis())]
+    NoAnswer(Duration),
+    /// The transport failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
 /// Delivery failed; the message names no URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryError {
-    /// What happened, attempt count included.
-    pub message: String,
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub(crate) enum DeliveryError {
+    /// The deadline had passed before this attempt could start.
+    #[error("deadline reached before attempt {attempt}")]
+    DeadlineReached {
+        /// The attempt that did not start.
+        attempt: u32,
+    },
+    /// The target refused the request itself (a 4xx other than 408 and 429).
+    #[error("{error} (attempt {attempt}; not retried)")]
+    NotRetried {
+        /// The answer.
+        error: AttemptError,
+        /// The attempt it came on.
+        attempt: u32,
+    },
+    /// Every attempt failed.
+    #[error("{error} (attempt {attempt} of {attempt}; retries exhausted)")]
+    RetriesExhausted {
+        /// The last failure.
+        error: AttemptError,
+        /// The number of attempts made (all of them).
+        attempt: u32,
+    },
+    /// The next attempt would start after the deadline.
+    #[error("{error} (attempt {attempt}; the next attempt in {} ms would pass the invocation deadline)", .wait.as_millis())]
+    NextAttemptTooLate {
+        /// The last failure.
+        error: AttemptError,
+        /// The attempt it came on.
+        attempt: u32,
+        /// The wait before the next attempt.
+        wait: Duration,
+    },
 }
 
 /// How one attempt ended.
 enum Attempt {
     Delivered(StatusCode),
     Retryable {
-        reason: String,
+        error: AttemptError,
         retry_after: Option<Duration>,
     },
-    Fatal(String),
+    Fatal(AttemptError),
 }
 
-/// Delivers `request`, retrying per `policy` until `deadline`. Returns the final status and the number
-/// of attempts.
-pub async fn deliver(
-    client: &reqwest::Client,
+/// Delivers `request` through `transport`, retrying per `policy` until `deadline`. Returns the final
+/// status and the number of attempts.
+pub(crate) async fn deliver(
+    transport: &dyn Transport,
     request: &Outgoing,
     policy: RetryPolicy,
     deadline: Instant,
@@ -80,98 +202,68 @@ pub async fn deliver(
         attempt += 1;
         let now = Instant::now();
         if now >= deadline {
-            return Err(DeliveryError {
-                message: format!("deadline reached before attempt {attempt}"),
-            });
+            return Err(DeliveryError::DeadlineReached { attempt });
         }
         let limit = policy.timeout.min(deadline - now);
-        let (reason, retry_after) = match try_once(client, request, limit).await {
+        let (error, retry_after) = match try_once(transport, request, limit).await {
             Attempt::Delivered(status) => return Ok((status, attempt)),
-            Attempt::Fatal(reason) => {
-                return Err(DeliveryError {
-                    message: format!("{reason} (attempt {attempt}; not retried)"),
-                })
-            }
-            Attempt::Retryable {
-                reason,
-                retry_after,
-            } => (reason, retry_after),
+            Attempt::Fatal(error) => return Err(DeliveryError::NotRetried { error, attempt }),
+            Attempt::Retryable { error, retry_after } => (error, retry_after),
         };
         if attempt > policy.retries {
-            return Err(DeliveryError {
-                message: format!(
-                    "{reason} (attempt {attempt} of {}; retries exhausted)",
-                    policy.retries + 1
-                ),
-            });
+            return Err(DeliveryError::RetriesExhausted { error, attempt });
         }
         let wait = retry_after.unwrap_or_else(|| backoff(policy, attempt));
         if wait >= deadline.saturating_duration_since(Instant::now()) {
-            return Err(DeliveryError {
-                message: format!(
-                    "{reason} (attempt {attempt}; the next attempt in {} ms would pass the invocation deadline)",
-                    wait.as_millis()
-                ),
+            return Err(DeliveryError::NextAttemptTooLate {
+                error,
+                attempt,
+                wait,
             });
         }
         tracing::warn!(
             attempt,
             wait_ms = wait.as_millis() as u64,
-            "{reason}; retrying"
+            "{error}; retrying"
         );
         tokio::time::sleep(wait).await;
     }
 }
 
-async fn try_once(client: &reqwest::Client, request: &Outgoing, limit: Duration) -> Attempt {
-    let send = client
-        .request(request.method.clone(), request.url.clone())
-        .headers(request.headers.clone())
-        .body(request.body.clone())
-        .timeout(limit)
-        .send();
-    let response = match tokio::time::timeout(limit, send).await {
+/// One attempt, bounded by `limit` whatever the transport does.
+async fn try_once(transport: &dyn Transport, request: &Outgoing, limit: Duration) -> Attempt {
+    let response = match tokio::time::timeout(limit, transport.send(request, limit)).await {
         Err(_) => {
             return Attempt::Retryable {
-                reason: format!("no answer within {} ms", limit.as_millis()),
+                error: AttemptError::NoAnswer(limit),
                 retry_after: None,
             }
         }
         Ok(Err(e)) => {
-            let kind = if e.is_timeout() {
-                "timed out"
-            } else if e.is_connect() {
-                "could not connect"
-            } else {
-                "transport error"
-            };
             return Attempt::Retryable {
-                reason: format!("{kind}: {}", describe(&e)),
+                error: e.into(),
                 retry_after: None,
-            };
+            }
         }
         Ok(Ok(response)) => response,
     };
-    let status = response.status();
+    let status = response.status;
     if status.is_success() {
         return Attempt::Delivered(status);
     }
     let retry_after = response
-        .headers()
+        .headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let reason = format!("the target answered {status}");
+    let error = AttemptError::Status(status);
     if status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error()
     {
-        Attempt::Retryable {
-            reason,
-            retry_after,
-        }
+        Attempt::Retryable { error, retry_after }
     } else {
-        Attempt::Fatal(reason)
+        Attempt::Fatal(error)
     }
 }
 
@@ -203,7 +295,7 @@ fn backoff(policy: RetryPolicy, attempt: u32) -> Duration {
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// `Retry-After`: delay seconds or an HTTP date, capped at an hour.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     let wait = match value.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
@@ -219,6 +311,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     #[test]
     fn retry_after_accepts_seconds_and_dates() {
@@ -251,5 +344,112 @@ mod tests {
             );
             assert!(backoff(policy, 12) <= policy.max_backoff);
         }
+    }
+
+    /// Answers from a script, recording when each attempt came.
+    #[derive(Debug, Default)]
+    struct Scripted {
+        answers: Mutex<Vec<Result<Response, TransportError>>>,
+        at: Mutex<Vec<Instant>>,
+    }
+
+    impl Transport for Scripted {
+        fn send<'a>(&'a self, _request: &'a Outgoing, _limit: Duration) -> TransportFuture<'a> {
+            self.at.lock().unwrap().push(Instant::now());
+            let mut answers = self.answers.lock().unwrap();
+            let next = if answers.is_empty() {
+                Ok(Response::new(StatusCode::OK))
+            } else {
+                answers.remove(0)
+            };
+            Box::pin(async move { next })
+        }
+    }
+
+    fn request() -> Outgoing {
+        Outgoing {
+            method: Method::POST,
+            url: Url::parse("https://example.test/hook").unwrap(),
+            headers: HeaderMap::new(),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_that_would_pass_the_deadline_stops_delivery_at_once() {
+        let mut busy = Response::new(StatusCode::SERVICE_UNAVAILABLE);
+        busy.headers.insert(RETRY_AFTER, "5".parse().unwrap());
+        let transport = Scripted {
+            answers: Mutex::new(vec![Ok(busy)]),
+            ..Scripted::default()
+        };
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(2);
+        let err = deliver(&transport, &request(), RetryPolicy::default(), deadline)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the target answered 503 Service Unavailable (attempt 1; the next attempt in 5000 ms would pass the invocation deadline)"
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO, "it did not wait");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn connection_errors_are_retried_with_growing_backoff() {
+        let refused = || Err(TransportError::Connect("refused".into()));
+        let transport = Scripted {
+            answers: Mutex::new(vec![refused(), refused(), refused()]),
+            ..Scripted::default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let err = deliver(
+            &transport,
+            &request(),
+            RetryPolicy {
+                retries: 2,
+                ..RetryPolicy::default()
+            },
+            deadline,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "could not connect: refused (attempt 3 of 3; retries exhausted)"
+        );
+        let at = transport.at.lock().unwrap();
+        let (first, second) = (at[1] - at[0], at[2] - at[1]);
+        assert!(
+            first >= Duration::from_millis(125) && first <= Duration::from_millis(250),
+            "{first:?}"
+        );
+        assert!(
+            second >= Duration::from_millis(250) && second <= Duration::from_millis(500),
+            "{second:?}"
+        );
+    }
+
+    /// The reqwest transport over a real socket that accepts and never answers: its own limit fires
+    /// and the error names no URL.
+    #[tokio::test]
+    async fn the_reqwest_transport_times_out_without_naming_the_url() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let mut request = request();
+        request.url = Url::parse(&format!("http://127.0.0.1:{port}/SECRET-PATH")).unwrap();
+        let client = reqwest::Client::new();
+        let err = client
+            .send(&request, Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TransportError::TimedOut(_)), "{err}");
+        assert!(!err.to_string().contains("SECRET-PATH"), "{err}");
     }
 }

@@ -6,19 +6,19 @@ use std::collections::BTreeMap;
 
 /// A hook's filter. Every condition is optional; all present ones must hold.
 #[derive(Debug, Clone, Default)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// Kinds the hook wants; `None` is `"*"` (every Azure ML event).
-    pub kinds: Option<Vec<EventKind>>,
+    pub(crate) kinds: Option<Vec<EventKind>>,
     /// Glob on the subject (`endpoints/*`).
-    pub subject: Option<glob::Pattern>,
+    pub(crate) subject: Option<glob::Pattern>,
     /// Subset of the model, service or run tags (values compared as text).
-    pub tags: BTreeMap<String, String>,
+    pub(crate) tags: BTreeMap<String, String>,
     /// Run statuses, case-insensitive; RunCompleted counts as `Completed`.
-    pub run_status: Vec<RunStatus>,
+    pub(crate) run_status: Vec<RunStatus>,
     /// DatasetDriftDetected coefficient strictly above this.
-    pub drift_above: Option<f64>,
+    pub(crate) drift_above: Option<f64>,
     /// Workspace name from `topic`/`source`, case-insensitive (as Azure resource names are).
-    pub workspace: Option<String>,
+    pub(crate) workspace: Option<String>,
 }
 
 fn tag_text(value: &Value) -> String {
@@ -30,12 +30,12 @@ fn tag_text(value: &Value) -> String {
 
 impl Rule {
     /// The kinds this rule can match, for validating templates.
-    pub fn possible_kinds(&self) -> Vec<EventKind> {
+    pub(crate) fn possible_kinds(&self) -> Vec<EventKind> {
         self.kinds.clone().unwrap_or_else(|| EventKind::ML.to_vec())
     }
 
     /// Whether `event` satisfies the rule.
-    pub fn matches(&self, event: &Event<MlEvent>) -> bool {
+    pub(crate) fn matches(&self, event: &Event<MlEvent>) -> bool {
         let kind = event.kind();
         if !kind.is_ml() {
             return false;

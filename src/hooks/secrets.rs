@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 /// The replacement for a secret in text.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// The set of secret strings of a configuration.
 #[derive(Debug, Clone, Default)]
@@ -15,7 +15,7 @@ pub struct Secrets(Arc<Vec<String>>);
 impl Secrets {
     /// A set holding `values`; values shorter than 4 characters are ignored (they would redact
     /// ordinary words and carry no secret worth the name).
-    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Self {
         let mut values: Vec<String> = values.into_iter().filter(|v| v.len() >= 4).collect();
         // Also their JSON-escaped form, as they appear inside serialised payloads.
         let escaped: Vec<String> = values
@@ -31,7 +31,7 @@ impl Secrets {
         Self(Arc::new(values))
     }
 
-    /// `text` with every secret replaced by [`REDACTED`].
+    /// `text` with every secret replaced by `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for secret in self.0.iter() {
@@ -41,15 +41,10 @@ impl Secrets {
         }
         out
     }
-
-    /// The secret values, for tests that scan output.
-    pub fn values(&self) -> &[String] {
-        &self.0
-    }
 }
 
 /// A URL shown without its secrets: scheme and host only (`https://example.webhook.office.com/…`).
-pub fn describe_url(url: &reqwest::Url) -> String {
+pub(crate) fn describe_url(url: &reqwest::Url) -> String {
     match url.host_str() {
         Some(host) => match url.port() {
             Some(port) => format!("{}://{host}:{port}/…", url.scheme()),

@@ -22,11 +22,41 @@ struct Entry {
 /// across an `.await`.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    entries: Mutex<HashMap<String, Entry>>,
+    table: Mutex<Table>,
 }
 
-/// Expired entries are swept when the map grows past this many since the last sweep.
-const SWEEP_EVERY: usize = 4096;
+/// The records and when to sweep the expired ones next.
+#[derive(Debug, Default)]
+struct Table {
+    entries: HashMap<String, Entry>,
+    /// The size at which the next claim sweeps; 0 (at first) means [`SWEEP_MIN`].
+    next_sweep: usize,
+    /// How many sweeps ran, for the tests that pin the schedule.
+    #[cfg(test)]
+    sweeps: usize,
+}
+
+/// A map this small is never swept: expired records are replaced when their key comes back, and
+/// the rest cost little.
+const SWEEP_MIN: usize = 4096;
+
+impl Table {
+    /// Drops expired records once the map has doubled since the last sweep (and holds at least
+    /// [`SWEEP_MIN`]). A sweep visits every record, so sweeping at a size proportional to what the
+    /// last one kept costs O(1) per claim, amortised, however many live records there are; the map
+    /// stays within twice its live records (or [`SWEEP_MIN`]).
+    fn sweep_if_due(&mut self, now: Instant) {
+        if self.entries.len() < self.next_sweep.max(SWEEP_MIN) {
+            return;
+        }
+        self.entries.retain(|_, e| e.expires > now);
+        self.next_sweep = self.entries.len().saturating_mul(2);
+        #[cfg(test)]
+        {
+            self.sweeps += 1;
+        }
+    }
+}
 
 impl MemoryStore {
     /// An empty store.
@@ -36,7 +66,7 @@ impl MemoryStore {
 
     /// How many records (live or expired but not yet swept) the store holds.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().entries.len()
     }
 
     /// Whether the store holds no records.
@@ -44,19 +74,18 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         // A panic while holding the lock cannot leave the map inconsistent (single operations).
-        self.entries
+        self.table
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn claim_now(&self, key: &str, lease_ttl: Duration) -> Claim {
         let now = Instant::now();
-        let mut entries = self.lock();
-        if entries.len() >= SWEEP_EVERY && entries.len() % SWEEP_EVERY == 0 {
-            entries.retain(|_, e| e.expires > now);
-        }
+        let mut table = self.lock();
+        table.sweep_if_due(now);
+        let entries = &mut table.entries;
         match entries.get(key) {
             Some(e) if e.expires > now => match e.state {
                 State::Done => Claim::Done,
@@ -87,7 +116,7 @@ impl DedupeStore for MemoryStore {
     }
 
     fn complete<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> StoreFuture<'a, ()> {
-        self.lock().insert(
+        self.lock().entries.insert(
             lease.key.clone(),
             Entry {
                 state: State::Done,
@@ -98,7 +127,7 @@ impl DedupeStore for MemoryStore {
     }
 
     fn release<'a>(&'a self, lease: &'a Lease) -> StoreFuture<'a, ()> {
-        let mut entries = self.lock();
+        let entries = &mut self.lock().entries;
         if matches!(entries.get(&lease.key), Some(Entry { state: State::InProgress(t), .. }) if *t == lease.token)
         {
             entries.remove(&lease.key);
@@ -161,5 +190,53 @@ mod tests {
             store.claim("k", LEASE).await.unwrap(),
             Claim::Acquired(_)
         ));
+    }
+
+    /// Fills `store` with `n` claimed keys `prefix-i`, each leased for `lease`.
+    async fn fill(store: &MemoryStore, prefix: &str, n: usize, lease: Duration) {
+        for i in 0..n {
+            let claim = store.claim(&format!("{prefix}-{i}"), lease).await.unwrap();
+            assert!(
+                matches!(claim, Claim::Acquired(_)),
+                "{prefix}-{i}: {claim:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_records_are_swept_once_the_map_reaches_the_threshold() {
+        let store = MemoryStore::new();
+        fill(&store, "old", SWEEP_MIN - 1, Duration::from_secs(1)).await;
+        tokio::time::advance(Duration::from_secs(2)).await;
+        // Below the threshold nothing is swept, expired or not.
+        fill(&store, "new", 1, LEASE).await;
+        assert_eq!(store.len(), SWEEP_MIN);
+        assert_eq!(store.lock().sweeps, 0);
+        // The next claim finds the map at the threshold: the expired records go, the live one stays.
+        fill(&store, "newer", 1, LEASE).await;
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.lock().sweeps, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn live_records_are_not_swept_again_on_every_claim() {
+        let store = MemoryStore::new();
+        fill(&store, "live", SWEEP_MIN, LEASE).await;
+        // A busy key polled many times (as a duplicate delivery does) sweeps once, at the threshold:
+        // before, every claim swept all records while the map held an exact multiple of 4096.
+        for _ in 0..100 {
+            assert_eq!(store.claim("live-0", LEASE).await.unwrap(), Claim::Busy);
+        }
+        assert_eq!(store.lock().sweeps, 1);
+        assert_eq!(store.lock().next_sweep, 2 * SWEEP_MIN);
+        // Records that expire meanwhile wait for the map to double; then they go in one sweep.
+        fill(&store, "short", SWEEP_MIN / 2, Duration::from_secs(1)).await;
+        tokio::time::advance(Duration::from_secs(2)).await;
+        fill(&store, "more", SWEEP_MIN / 2, LEASE).await;
+        assert_eq!(store.len(), 2 * SWEEP_MIN);
+        assert_eq!(store.lock().sweeps, 1);
+        fill(&store, "last", 1, LEASE).await;
+        assert_eq!(store.lock().sweeps, 2);
+        assert_eq!(store.len(), SWEEP_MIN + SWEEP_MIN / 2 + 1);
     }
 }

@@ -1,0 +1,317 @@
+//! Hooks defined in `hooks.toml`: what each action does and the messages it sends.
+//!
+//! One file per action that builds a message (`teams`, `slack`, `webhook`); `log` and `output`
+//! are a line and a value and live here.
+
+mod slack;
+mod teams;
+mod webhook;
+
+pub(crate) use webhook::Webhook;
+
+use super::delivery::{deliver, Outgoing, RetryPolicy, Transport};
+use super::rule::Rule;
+use super::secrets::{describe_url, Secrets};
+use super::template::Templates;
+use super::{Effect, Hook, HookContext, HookError, HookFuture};
+use crate::event::{Event, MlEvent};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use reqwest::{Method, Url};
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+
+/// The action names of `hooks.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// A line in `Logs` and the structured log.
+    Log,
+    /// An HTTP request with a JSON body.
+    Webhook,
+    /// A Microsoft Teams Workflows webhook (Adaptive Card).
+    Teams,
+    /// A Slack incoming webhook.
+    Slack,
+    /// A message for a Functions output binding.
+    Output,
+}
+
+impl ActionKind {
+    /// The name used in `hooks.toml` (`action = "teams"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Webhook => "webhook",
+            Self::Teams => "teams",
+            Self::Slack => "slack",
+            Self::Output => "output",
+        }
+    }
+
+    /// Whether hooks of this kind send HTTP requests (and so take `url`, `timeout_ms`, `retries`).
+    pub(crate) fn sends_http(self) -> bool {
+        matches!(self, Self::Webhook | Self::Teams | Self::Slack)
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a configured hook does.
+#[derive(Debug, Clone)]
+pub(crate) enum Action {
+    /// Log the text.
+    Log,
+    /// Add the text (or the event) to output binding `binding`.
+    Output {
+        /// The output binding name.
+        binding: String,
+    },
+    /// Send a JSON request.
+    Webhook(Webhook),
+    /// Post an Adaptive Card.
+    Teams {
+        /// The Workflows webhook URL.
+        url: Url,
+    },
+    /// Post a Slack message.
+    Slack {
+        /// The incoming-webhook URL.
+        url: Url,
+    },
+}
+
+/// What every configured hook shares: the compiled templates and the secrets to redact.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// All templates of the configuration.
+    pub(crate) templates: Templates,
+    /// Values never to show.
+    pub(crate) secrets: Secrets,
+}
+
+/// A hook from `hooks.toml`. A validated configuration holds them without a transport (they can
+/// preview but not send); [`crate::hooks::config::HooksConfig::dispatcher`] gives them one.
+#[derive(Debug, Clone)]
+pub struct ConfiguredHook {
+    /// Its unique name.
+    pub(crate) name: String,
+    /// Which events it wants.
+    pub(crate) rule: Rule,
+    /// What it does.
+    pub(crate) action: Action,
+    /// Template name of its text (`template`), if any; otherwise the event summary.
+    pub(crate) text_template: Option<String>,
+    /// Timeout and retries for deliveries.
+    pub(crate) policy: RetryPolicy,
+    /// Templates and secrets.
+    pub(crate) shared: Arc<Shared>,
+    /// How HTTP actions send; `None` until the dispatcher is built (and for log and output hooks).
+    pub(crate) transport: Option<Arc<dyn Transport>>,
+}
+
+/// What a hook would send, for `handler send --dry-run` and for tests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Preview {
+    /// The hook's name.
+    pub(crate) hook: String,
+    /// The action.
+    pub(crate) action: ActionKind,
+    /// Where it goes: a URL shown by host only, an output binding, or `Logs`.
+    pub(crate) destination: String,
+    /// The method for HTTP actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) method: Option<String>,
+    /// Header names (values are not shown: they usually hold tokens).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) headers: Vec<String>,
+    /// The message: JSON for HTTP and output actions, a string for log.
+    pub(crate) payload: Value,
+}
+
+/// `Content-Type: application/json`, the start of every request's headers.
+fn json_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers
+}
+
+fn json_request(url: &Url, method: Method, headers: HeaderMap, payload: &Value) -> Outgoing {
+    Outgoing {
+        method,
+        url: url.clone(),
+        headers,
+        body: serde_json::to_vec(payload).unwrap_or_default(),
+    }
+}
+
+impl ConfiguredHook {
+    /// The action's kind.
+    pub fn kind(&self) -> ActionKind {
+        match self.action {
+            Action::Log => ActionKind::Log,
+            Action::Output { .. } => ActionKind::Output,
+            Action::Webhook(_) => ActionKind::Webhook,
+            Action::Teams { .. } => ActionKind::Teams,
+            Action::Slack { .. } => ActionKind::Slack,
+        }
+    }
+
+    /// The same hook sending through `transport`.
+    pub(crate) fn with_transport(&self, transport: Option<Arc<dyn Transport>>) -> Self {
+        Self {
+            transport,
+            ..self.clone()
+        }
+    }
+
+    /// Where the hook sends, without secrets.
+    pub(crate) fn destination(&self) -> String {
+        match &self.action {
+            Action::Log => "Logs".to_owned(),
+            Action::Output { binding } => format!("output binding `{binding}`"),
+            Action::Webhook(Webhook { url, .. })
+            | Action::Teams { url }
+            | Action::Slack { url } => describe_url(url),
+        }
+    }
+
+    /// A failure, with every secret of the configuration taken out of its text.
+    fn fail(&self, message: impl AsRef<str>) -> HookError {
+        HookError::new(self.shared.secrets.redact(message.as_ref()))
+    }
+
+    fn text(&self, event: &Event<MlEvent>) -> Result<String, HookError> {
+        match &self.text_template {
+            Some(name) => self
+                .shared
+                .templates
+                .render(name, event)
+                .map_err(|e| self.fail(format!("template: {e}"))),
+            None => Ok(event.summary()),
+        }
+    }
+
+    /// An output hook's message: its text when it has a template, otherwise the event.
+    fn output_payload(&self, event: &Event<MlEvent>) -> Result<Value, HookError> {
+        match &self.text_template {
+            Some(_) => Ok(Value::String(self.text(event)?)),
+            None => serde_json::to_value(event).map_err(|e| self.fail(e.to_string())),
+        }
+    }
+
+    /// The payload and the request (for HTTP actions) that the hook would send for `event`.
+    fn message(&self, event: &Event<MlEvent>) -> Result<(Value, Option<Outgoing>), HookError> {
+        let (payload, request) = match &self.action {
+            Action::Log => return Ok((Value::String(self.text(event)?), None)),
+            Action::Output { .. } => return Ok((self.output_payload(event)?, None)),
+            Action::Teams { url } => {
+                let payload = teams::card(&self.text(event)?, &event.facts());
+                let request = json_request(url, Method::POST, json_headers(), &payload);
+                (payload, request)
+            }
+            Action::Slack { url } => {
+                let payload = slack::message(&self.text(event)?, &event.facts());
+                let request = json_request(url, Method::POST, json_headers(), &payload);
+                (payload, request)
+            }
+            Action::Webhook(webhook) => {
+                let payload = webhook.payload(self, event)?;
+                let headers = webhook.headers(self, event)?;
+                let request = json_request(&webhook.url, webhook.method.clone(), headers, &payload);
+                (payload, request)
+            }
+        };
+        Ok((payload, Some(request)))
+    }
+
+    /// Builds what the hook would do for `event`, without doing it.
+    pub(crate) fn prepare(
+        &self,
+        event: &Event<MlEvent>,
+    ) -> Result<(Preview, Option<Outgoing>), HookError> {
+        let (payload, outgoing) = self.message(event)?;
+        let preview = Preview {
+            hook: self.name.clone(),
+            action: self.kind(),
+            destination: self.destination(),
+            method: outgoing.as_ref().map(|o| o.method.to_string()),
+            headers: outgoing
+                .as_ref()
+                .map(|o| o.headers.keys().map(|k| k.to_string()).collect())
+                .unwrap_or_default(),
+            payload,
+        };
+        Ok((preview, outgoing))
+    }
+
+    /// What the effect of a delivered message is called in logs and errors.
+    fn kind_word(&self) -> &'static str {
+        match self.action {
+            Action::Teams { .. } => "Teams message",
+            Action::Slack { .. } => "Slack message",
+            _ => "webhook",
+        }
+    }
+
+    /// Sends the hook's request for `event` within `ctx`'s deadline.
+    async fn send(&self, event: &Event<MlEvent>, ctx: &HookContext) -> Result<Effect, HookError> {
+        let (preview, outgoing) = self.prepare(event)?;
+        let Some(request) = outgoing else {
+            return Err(self.fail("nothing to send"));
+        };
+        let Some(transport) = &self.transport else {
+            return Err(self.fail("no HTTP client was built for this configuration"));
+        };
+        let (status, attempts) = deliver(transport.as_ref(), &request, self.policy, ctx.deadline)
+            .await
+            .map_err(|e| {
+                self.fail(format!(
+                    "{} to {}: {e}",
+                    self.kind_word(),
+                    preview.destination
+                ))
+            })?;
+        Ok(Effect::log(format!(
+            "hook {}: {} delivered to {} ({status}, attempt {attempts})",
+            self.name,
+            self.kind_word(),
+            preview.destination
+        )))
+    }
+}
+
+impl Hook for ConfiguredHook {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn matches(&self, event: &Event<MlEvent>) -> bool {
+        self.rule.matches(event)
+    }
+
+    /// Logs and output bindings are part of the invocation's answer: redelivering them is right, so
+    /// only hooks with outside effects keep dedupe records.
+    fn dedupe(&self) -> bool {
+        !matches!(self.action, Action::Log | Action::Output { .. })
+    }
+
+    fn run<'a>(&'a self, event: &'a Event<MlEvent>, ctx: &'a HookContext) -> HookFuture<'a> {
+        Box::pin(async move {
+            // Log and output hooks run on every event: build their one value and nothing else.
+            match &self.action {
+                Action::Log => Ok(Effect::log(self.text(event)?)),
+                Action::Output { binding } => Ok(Effect {
+                    log: None,
+                    output: Some((binding.clone(), self.output_payload(event)?)),
+                }),
+                _ => self.send(event, ctx).await,
+            }
+        })
+    }
+}

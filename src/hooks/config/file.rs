@@ -1,0 +1,94 @@
+//! The shape of `hooks.toml`, as serde reads it, and reading the file. No rule beyond the shape
+//! (unknown keys are refused here); `validate` checks the values.
+
+use super::{ConfigError, DEFAULT_PATH, EMBEDDED_HOOKS_TOML};
+use crate::hooks::action::ActionKind;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The whole file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    #[serde(default)]
+    pub(super) settings: RawSettings,
+    /// Kept as values so that an error in one hook can name it (its `name`, or its position).
+    #[serde(default)]
+    pub(super) hooks: Vec<toml::Value>,
+}
+
+/// `[settings]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSettings {
+    pub(super) deadline_ms: Option<u64>,
+    pub(super) dedupe: Option<String>,
+    pub(super) dedupe_ttl_secs: Option<u64>,
+    pub(super) poison_binding: Option<String>,
+}
+
+/// One `[[hooks]]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHook {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) events: Option<Vec<String>>,
+    pub(super) action: ActionKind,
+    pub(super) url: Option<String>,
+    pub(super) template: Option<String>,
+    pub(super) body: Option<String>,
+    #[serde(default)]
+    pub(super) headers: BTreeMap<String, String>,
+    pub(super) method: Option<String>,
+    pub(super) binding: Option<String>,
+    pub(super) timeout_ms: Option<u64>,
+    pub(super) retries: Option<u32>,
+    #[serde(default)]
+    pub(super) when: RawWhen,
+}
+
+/// `[hooks.when]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWhen {
+    pub(super) subject: Option<String>,
+    #[serde(default)]
+    pub(super) tags: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub(super) run_status: Vec<String>,
+    pub(super) drift_above: Option<f64>,
+    pub(super) workspace: Option<String>,
+}
+
+/// The file's name (as errors show it) and text: `path` when given (it must exist); otherwise
+/// [`DEFAULT_PATH`] in the working directory when present; otherwise the embedded default.
+pub(super) fn read(path: Option<&Path>) -> Result<(String, String), ConfigError> {
+    let read = |shown: String, path: &Path| match std::fs::read_to_string(path) {
+        Ok(text) => Ok((shown, text)),
+        Err(e) => Err(ConfigError::file(
+            &shown,
+            format!("cannot read the file: {e}"),
+        )),
+    };
+    match path {
+        Some(path) => read(path.display().to_string(), path),
+        None if Path::new(DEFAULT_PATH).is_file() => {
+            read(DEFAULT_PATH.to_owned(), Path::new(DEFAULT_PATH))
+        }
+        None => Ok((
+            "embedded hooks.toml".to_owned(),
+            EMBEDDED_HOOKS_TOML.to_owned(),
+        )),
+    }
+}
+
+/// toml's messages carry a source excerpt over several lines; one line reads better in a log.
+pub(super) fn toml_message(e: &toml::de::Error) -> String {
+    let message = e.message().trim().to_owned();
+    match e.span() {
+        Some(span) => format!("{message} (at byte {})", span.start),
+        None => message,
+    }
+}

@@ -1,0 +1,142 @@
+//! `hooks.toml`: reading, validating and building the hooks, one job per file.
+//!
+//! - `file`: the file's shape (serde types) and reading it, nothing else;
+//! - `substitute`: `${env:NAME}` through a lookup the caller passes (this module reads no environment);
+//! - `validate`: the rules of the file, turning it into a [`HooksConfig`]: plain data with the
+//!   templates compiled, but no HTTP client, no dedupe store and no connection;
+//! - `build`: the runtime [`Dispatcher`](super::Dispatcher) from a [`HooksConfig`] (HTTP client,
+//!   dedupe store);
+//! - `table`: what `handler check` prints.
+//!
+//! Validation happens once, at startup and in `handler check`, and names the hook and the key of every
+//! problem: unknown keys, unknown event names, bad globs, template syntax errors and unknown template
+//! variables, missing `${env:NAME}` settings, URLs that are not http(s). A broken file is never served.
+
+mod build;
+mod file;
+mod substitute;
+mod table;
+mod validate;
+
+use super::action::ConfiguredHook;
+use super::secrets::Secrets;
+use std::path::Path;
+use std::time::Duration;
+use thiserror::Error;
+
+/// The shipped `hooks.toml`, used when the working directory has none.
+pub const EMBEDDED_HOOKS_TOML: &str = include_str!("../../../hooks.toml");
+/// Where the handler looks for the file when no path is given: the function app root.
+pub const DEFAULT_PATH: &str = "hooks.toml";
+
+/// A problem in the configuration, naming where it is:
+/// `hooks.toml: hook `deploy-notice`: key `url`: uses ${env:TEAMS_URL}, but the setting TEAMS_URL is not set`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{file}{}{}: {message}", show("hook", .hook), show("key", .key))]
+pub struct ConfigError {
+    /// The file (or `embedded hooks.toml`).
+    pub file: String,
+    /// The hook's name (or `#index` when it has none), when the problem is in a hook.
+    pub hook: Option<String>,
+    /// The key, when the problem is one key.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// `: hook `name`` (or nothing) for [`ConfigError`]'s text.
+fn show(what: &str, name: &Option<String>) -> String {
+    name.as_ref()
+        .map(|name| format!(": {what} `{name}`"))
+        .unwrap_or_default()
+}
+
+impl ConfigError {
+    /// A problem of the whole file, at no key.
+    pub(crate) fn file(file: &str, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_owned(),
+            hook: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Where dedupe records live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DedupeSetting {
+    /// In this process.
+    Memory,
+    /// In Redis at this URL.
+    Redis(String),
+}
+
+/// The `[settings]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookSettings {
+    /// Budget for all hooks of one event.
+    pub deadline: Duration,
+    /// Dedupe store.
+    pub dedupe: DedupeSetting,
+    /// How long a "done" record lives.
+    pub dedupe_ttl: Duration,
+    /// Output binding for undecodable events.
+    pub poison_binding: Option<String>,
+}
+
+/// A validated configuration: plain data (the hooks, their compiled templates, the settings and the
+/// secrets to redact), with nothing connected yet. [`HooksConfig::dispatcher`] builds the runtime.
+#[derive(Debug, Clone)]
+pub struct HooksConfig {
+    /// Where it was read from.
+    pub file: String,
+    /// The `[settings]`.
+    pub settings: HookSettings,
+    /// The hooks, in file order.
+    pub hooks: Vec<ConfiguredHook>,
+    /// Every secret value of the file (resolved `${env:...}`, URLs).
+    pub secrets: Secrets,
+}
+
+impl HooksConfig {
+    /// Reads the configuration: `path` when given (it must exist); otherwise `hooks.toml` in the working
+    /// directory when present; otherwise the embedded default. `${env:NAME}` is resolved through `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::load_with(path, env, None)
+    }
+
+    /// [`HooksConfig::load`], with `dedupe` (when not blank) in place of the file's `settings.dedupe`:
+    /// the settings module passes `AML_EVENTS_DEDUPE` here.
+    pub fn load_with(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        dedupe: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let (file, text) = file::read(path)?;
+        Self::parse_with(&text, &file, env, dedupe)
+    }
+
+    /// Validates `text` (named `file` in errors), resolving `${env:NAME}` through `env`.
+    pub fn parse(
+        text: &str,
+        file: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::parse_with(text, file, env, None)
+    }
+
+    /// [`HooksConfig::parse`], with `dedupe` (when not blank) in place of the file's
+    /// `settings.dedupe`; it may use `${env:NAME}` too.
+    pub fn parse_with(
+        text: &str,
+        file: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        dedupe: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        validate::validate(text, file, env, dedupe)
+    }
+}

@@ -1,0 +1,307 @@
+//! One `[[hooks]]` table: its name, `events`, `[hooks.when]`, the keys its action takes, and the
+//! action itself.
+
+use super::{Draft, Validator};
+use crate::event::{EventKind, RunStatus};
+use crate::hooks::action::{Action, ActionKind, Webhook};
+use crate::hooks::config::file::{RawHook, RawWhen};
+use crate::hooks::config::substitute::Insert;
+use crate::hooks::config::ConfigError;
+use crate::hooks::delivery::RetryPolicy;
+use crate::hooks::rule::Rule;
+use crate::hooks::secrets::describe_url;
+use crate::hooks::template::known_variables;
+use reqwest::header::HeaderName;
+use reqwest::{Method, Url};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+const MAX_RETRIES: u32 = 10;
+/// Headers that HTTP framing owns: configuring them could send the request elsewhere or break it.
+const RESERVED_HEADERS: [&str; 4] = ["host", "content-length", "transfer-encoding", "connection"];
+
+impl Validator<'_> {
+    /// One `[[hooks]]` table, checked in the order its keys are documented.
+    pub(super) fn hook(&mut self, raw: RawHook, deadline: Duration) -> Result<Draft, ConfigError> {
+        let name = raw.name.clone();
+        let h = Some(name.as_str());
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(self.err(
+                h,
+                Some("name"),
+                "use letters, digits, `-`, `_` and `.` only",
+            ));
+        }
+        let kinds = self.kinds(h, raw.events.as_deref())?;
+        let rule = self.rule(h, kinds, &raw.when)?;
+        let known = known_variables(&rule.possible_kinds());
+        self.unused_keys(h, &raw)?;
+        let text_template = match &raw.template {
+            Some(source) => {
+                let template = format!("{name}/template");
+                Some(self.compile(h, "template", template, source.clone(), &known)?)
+            }
+            None => None,
+        };
+        let url = match &raw.url {
+            Some(text) => Some(self.url(h, text)?),
+            None => None,
+        };
+        let policy = self.policy(h, &raw, deadline)?;
+        let action = self.action(h, &raw, url, &known)?;
+        Ok(Draft {
+            name,
+            rule,
+            action,
+            text_template,
+            policy,
+        })
+    }
+
+    /// `events`: `None` for every Azure ML event (`"*"` or no list).
+    fn kinds(
+        &self,
+        h: Option<&str>,
+        events: Option<&[String]>,
+    ) -> Result<Option<Vec<EventKind>>, ConfigError> {
+        let list = match events {
+            None => return Ok(None),
+            Some([]) => {
+                return Err(self.err(
+                    h,
+                    Some("events"),
+                    "is empty; use [\"*\"] for every Azure ML event",
+                ))
+            }
+            Some(list) if list.iter().any(|e| e == "*") => return Ok(None),
+            Some(list) => list,
+        };
+        let mut kinds = Vec::new();
+        for name in list {
+            let Some(kind) = EventKind::from_name(name).filter(|k| k.is_ml()) else {
+                let known: Vec<&str> = EventKind::ML.iter().map(|k| k.short_name()).collect();
+                return Err(self.err(
+                    h,
+                    Some("events"),
+                    format!(
+                        "unknown event `{name}`; use \"*\" or one of {}",
+                        known.join(", ")
+                    ),
+                ));
+            };
+            kinds.push(kind);
+        }
+        Ok(Some(kinds))
+    }
+
+    /// `[hooks.when]` with the kinds from `events`.
+    fn rule(
+        &self,
+        h: Option<&str>,
+        kinds: Option<Vec<EventKind>>,
+        when: &RawWhen,
+    ) -> Result<Rule, ConfigError> {
+        let subject = match &when.subject {
+            Some(glob) => Some(glob::Pattern::new(glob).map_err(|e| {
+                self.err(h, Some("when.subject"), format!("bad glob `{glob}`: {e}"))
+            })?),
+            None => None,
+        };
+        let mut tags = BTreeMap::new();
+        for (k, v) in &when.tags {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => {
+                    return Err(self.err(
+                        h,
+                        Some(&format!("when.tags.{k}")),
+                        "must be a string, number or boolean",
+                    ))
+                }
+            };
+            tags.insert(k.clone(), text);
+        }
+        if when.run_status.iter().any(|s| s.trim().is_empty()) {
+            return Err(self.err(h, Some("when.run_status"), "contains an empty status"));
+        }
+        if when.drift_above.is_some_and(|d| !d.is_finite()) {
+            return Err(self.err(h, Some("when.drift_above"), "must be a finite number"));
+        }
+        Ok(Rule {
+            kinds,
+            subject,
+            tags,
+            run_status: when
+                .run_status
+                .iter()
+                .map(|s| RunStatus::parse(s.trim()))
+                .collect(),
+            drift_above: when.drift_above,
+            workspace: when.workspace.clone(),
+        })
+    }
+
+    /// Refuses keys that the hook's action does not take.
+    fn unused_keys(&self, h: Option<&str>, raw: &RawHook) -> Result<(), ConfigError> {
+        let http = raw.action.sends_http();
+        let webhook = raw.action == ActionKind::Webhook;
+        for (present, key, allowed) in [
+            (raw.url.is_some(), "url", http),
+            (raw.body.is_some(), "body", webhook),
+            (!raw.headers.is_empty(), "headers", webhook),
+            (raw.method.is_some(), "method", webhook),
+            (
+                raw.binding.is_some(),
+                "binding",
+                raw.action == ActionKind::Output,
+            ),
+            (raw.timeout_ms.is_some(), "timeout_ms", http),
+            (raw.retries.is_some(), "retries", http),
+        ] {
+            if present && !allowed {
+                return Err(self.err(
+                    h,
+                    Some(key),
+                    format!("is not used by action `{}`", raw.action),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `url`, resolved: the whole URL is a secret (Teams and Slack put their credential in it).
+    fn url(&mut self, h: Option<&str>, text: &str) -> Result<Url, ConfigError> {
+        let resolved = self.substitute(text, h, "url", Insert::Plain)?;
+        self.secrets.push(resolved.clone());
+        let url = Url::parse(&resolved)
+            .map_err(|e| self.err(h, Some("url"), format!("not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(self.err(
+                h,
+                Some("url"),
+                format!(
+                    "must be an http(s) URL with a host, not {}",
+                    describe_url(&url)
+                ),
+            ));
+        }
+        Ok(url)
+    }
+
+    /// `timeout_ms` and `retries`.
+    fn policy(
+        &self,
+        h: Option<&str>,
+        raw: &RawHook,
+        deadline: Duration,
+    ) -> Result<RetryPolicy, ConfigError> {
+        let timeout = Duration::from_millis(raw.timeout_ms.unwrap_or(5_000));
+        if timeout.is_zero() || timeout > deadline {
+            return Err(self.err(
+                h,
+                Some("timeout_ms"),
+                format!(
+                    "must be between 1 and the deadline ({} ms)",
+                    deadline.as_millis()
+                ),
+            ));
+        }
+        let retries = raw.retries.unwrap_or(3);
+        if retries > MAX_RETRIES {
+            return Err(self.err(h, Some("retries"), format!("at most {MAX_RETRIES}")));
+        }
+        Ok(RetryPolicy {
+            retries,
+            timeout,
+            ..RetryPolicy::default()
+        })
+    }
+
+    /// The action with the keys it needs.
+    fn action(
+        &mut self,
+        h: Option<&str>,
+        raw: &RawHook,
+        url: Option<Url>,
+        known: &BTreeSet<&str>,
+    ) -> Result<Action, ConfigError> {
+        match (raw.action, url) {
+            (ActionKind::Log, _) => Ok(Action::Log),
+            (ActionKind::Output, _) => {
+                let binding = raw.binding.clone().ok_or_else(|| {
+                    self.err(h, Some("binding"), "is required by action `output`")
+                })?;
+                self.binding_name(h, "binding", &binding)?;
+                Ok(Action::Output { binding })
+            }
+            (kind, None) => {
+                Err(self.err(h, Some("url"), format!("is required by action `{kind}`")))
+            }
+            (ActionKind::Teams, Some(url)) => Ok(Action::Teams { url }),
+            (ActionKind::Slack, Some(url)) => Ok(Action::Slack { url }),
+            (ActionKind::Webhook, Some(url)) => Ok(Action::Webhook(
+                self.webhook(h, &raw.name, raw, url, known)?,
+            )),
+        }
+    }
+
+    /// A webhook's `method`, `headers` and `body`.
+    fn webhook(
+        &mut self,
+        h: Option<&str>,
+        name: &str,
+        raw: &RawHook,
+        url: Url,
+        known: &BTreeSet<&str>,
+    ) -> Result<Webhook, ConfigError> {
+        let method = match raw
+            .method
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            None | Some("POST") => Method::POST,
+            Some("PUT") => Method::PUT,
+            Some(other) => {
+                return Err(self.err(h, Some("method"), format!("`{other}` is not POST or PUT")))
+            }
+        };
+        let mut headers = Vec::new();
+        for (header, value) in &raw.headers {
+            let key = format!("headers.{header}");
+            let parsed = HeaderName::from_bytes(header.as_bytes())
+                .map_err(|_| self.err(h, Some(&key), "not a valid header name"))?;
+            if RESERVED_HEADERS.contains(&parsed.as_str()) {
+                return Err(self.err(
+                    h,
+                    Some(&key),
+                    "is set by the handler and cannot be configured",
+                ));
+            }
+            let source = self.substitute(value, h, &key, Insert::Raw)?;
+            let template = format!("{name}/header/{header}");
+            headers.push((parsed, self.compile(h, &key, template, source, known)?));
+        }
+        let body = match &raw.body {
+            Some(source) => {
+                let source = self.substitute(source, h, "body", Insert::Raw)?;
+                let template = format!("{name}/body.json");
+                Some(self.compile(h, "body", template, source, known)?)
+            }
+            None => None,
+        };
+        Ok(Webhook {
+            url,
+            method,
+            headers,
+            body,
+        })
+    }
+}
