@@ -22,6 +22,7 @@ use crate::settings::WebhookSettings;
 use percent_encoding::percent_decode_str;
 use serde_json::json;
 use std::sync::Arc;
+use url::form_urlencoded;
 use warp::http::{HeaderMap, StatusCode};
 
 /// The header carrying a key as an Event Grid custom delivery header.
@@ -67,23 +68,27 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .map(str::trim)
 }
 
-/// The raw (still encoded) value of a query parameter.
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then_some(v)
-    })
+/// The keys a request presents: the `code` query parameter (decoded, and as written when a `+` in the
+/// key was not encoded), then the key header. An empty `code=` presents nothing.
+fn presented_keys(query: &str, headers: &HeaderMap) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some((_, code)) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "code") {
+        if !code.is_empty() {
+            if code.contains(' ') {
+                keys.push(code.replace(' ', "+"));
+            }
+            keys.push(code.into_owned());
+        }
+    }
+    if let Some(key) = header(headers, KEY_HEADER) {
+        keys.push(key.to_owned());
+    }
+    keys
 }
 
-/// Percent-decoding. `form` also reads `+` as a space (query strings); CloudEvents `ce-*` headers use
-/// RFC 3986 encoding, where `+` is itself (`ce-time: ...+02:00`).
-fn percent_decode(text: &str, form: bool) -> String {
-    let text = if form {
-        std::borrow::Cow::Owned(text.replace('+', " "))
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    };
-    percent_decode_str(&text).decode_utf8_lossy().into_owned()
+/// Percent-decoding of a `ce-*` header: RFC 3986, where `+` is itself (`ce-time: ...+02:00`).
+fn percent_decode(text: &str) -> String {
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 /// Media types a structured-mode notification may carry (parameters such as `charset` are ignored).
@@ -115,7 +120,7 @@ fn binary_mode_attributes(headers: &HeaderMap) -> Result<Vec<(String, String)>, 
         let value = if attribute == "specversion" {
             value.trim().to_owned()
         } else {
-            percent_decode(value, false)
+            percent_decode(value)
         };
         attributes.push((attribute.to_owned(), value));
     }
@@ -158,14 +163,12 @@ impl WebhookDoor {
 
     async fn authenticate(&self, headers: &HeaderMap, query: &str) -> Result<(), AuthError> {
         if !self.keys.is_empty() {
-            match (query_param(query, "code"), header(headers, KEY_HEADER)) {
-                // The key as sent, or decoded (a URL written without encoding a `+` in the key).
-                (Some(raw), _) => self
-                    .keys
-                    .check(Some(&percent_decode(raw, true)))
-                    .or_else(|_| self.keys.check(Some(raw)))?,
-                (None, presented) => self.keys.check(presented)?,
+            let presented = presented_keys(query, headers);
+            let mut verdict = self.keys.check(None);
+            for key in &presented {
+                verdict = verdict.or_else(|_| self.keys.check(Some(key)));
             }
+            verdict?;
         }
         if let Some(entra) = &self.entra {
             entra.check(header(headers, "authorization")).await?;
@@ -305,18 +308,34 @@ fn notification_answer(processed: &[Processed<'_>]) -> WebhookAnswer {
 mod tests {
     use super::*;
 
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, warp::http::HeaderValue::from_static(v));
+        }
+        map
+    }
+
     #[test]
-    fn query_parameters_are_percent_decoded() {
-        assert_eq!(query_param("a=1&code=k%2By%3D", "code"), Some("k%2By%3D"));
-        assert_eq!(percent_decode("k%2By%3D", true), "k+y=");
-        assert_eq!(percent_decode("a+b", true), "a b");
+    fn keys_are_read_from_the_query_decoded_and_as_written() {
+        assert_eq!(presented_keys("a=1&code=k%2By%3D", &headers(&[])), ["k+y="]);
+        assert_eq!(presented_keys("code=k+y", &headers(&[])), ["k+y", "k y"]);
+        assert!(presented_keys("x=1", &headers(&[])).is_empty());
         assert_eq!(
-            percent_decode("2024-05-01T10:00:00+02:00", false),
+            presented_keys("code=", &headers(&[(KEY_HEADER, "from-header")])),
+            ["from-header"]
+        );
+    }
+
+    #[test]
+    fn ce_headers_are_percent_decoded_as_rfc_3986() {
+        assert_eq!(
+            percent_decode("2024-05-01T10:00:00+02:00"),
             "2024-05-01T10:00:00+02:00"
         );
-        assert_eq!(query_param("x=1", "code"), None);
-        assert_eq!(percent_decode("%zz%4", true), "%zz%4");
-        assert_eq!(percent_decode("é%e9%", false), "é\u{fffd}%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("é%e9%"), "é\u{fffd}%");
+        assert_eq!(percent_decode("a%20b"), "a b");
     }
 
     #[test]
