@@ -92,6 +92,7 @@ impl AppBuilder {
         }
         tracing::info!(hooks_file = %config.file, "hooks loaded");
         let webhook = WebhookDoor::new(&settings.webhook)?;
+        let webhook_protected = webhook.is_protected();
         let exposed = settings.reachable_by_others();
         if exposed && !webhook.is_protected() && !settings.webhook.insecure {
             return Err(StartupError::UnprotectedWebhook);
@@ -105,11 +106,25 @@ impl AppBuilder {
                 poison_binding: config.settings.poison_binding.clone(),
             },
             webhook,
-            // Invocations carry no credentials (the Functions host calls over loopback), so the
-            // route exists only where nobody else can reach it.
-            serve_invocations: !exposed,
+            serve_invocations: serves_invocations(&settings, webhook_protected),
             settings,
         })
+    }
+}
+
+/// Whether `POST /{FunctionName}` is served. Invocations carry no credentials (the Functions host
+/// calls over loopback), so the route exists only where nobody else can reach it, never on an
+/// exposed address. Beside a protected webhook door it would be a way around the key (a same-host
+/// proxy that forwards only the webhook path still forwards `/api%2Feventgrid`), so there it is
+/// served only under the Functions host (which sets `FUNCTIONS_CUSTOMHANDLER_WORKER_ID`) or when
+/// `AML_EVENTS_SERVE_INVOCATIONS` says so.
+fn serves_invocations(settings: &Settings, webhook_protected: bool) -> bool {
+    if settings.reachable_by_others() {
+        return false;
+    }
+    match settings.serve_invocations {
+        Some(explicit) => explicit,
+        None => !webhook_protected || settings.host_worker_id.is_some(),
     }
 }
 

@@ -53,6 +53,16 @@ pub const VARIABLES: &[Variable] = &[
         "8080",
     ),
     var(
+        "FUNCTIONS_CUSTOMHANDLER_WORKER_ID",
+        "set by the host beside the port: the process runs under the Functions host",
+        "",
+    ),
+    var(
+        "AML_EVENTS_SERVE_INVOCATIONS",
+        "`true`: serve `POST /{FunctionName}` beside a protected webhook door without the host; `false`: never",
+        "only without a webhook key or Entra ID, or under the host",
+    ),
+    var(
         "AML_EVENTS_BIND_ADDRESS",
         "address to listen on (`0.0.0.0` on container hosts)",
         "127.0.0.1",
@@ -247,6 +257,11 @@ pub struct Settings {
     pub webhook: WebhookSettings,
     /// The log filter (`RUST_LOG`); unset: `info`.
     pub log_filter: Option<String>,
+    /// The host's worker id (`FUNCTIONS_CUSTOMHANDLER_WORKER_ID`): set only by the Functions host.
+    pub host_worker_id: Option<String>,
+    /// Whether to serve invocations beside a protected webhook door (`AML_EVENTS_SERVE_INVOCATIONS`);
+    /// `None`: only under the Functions host (see [`crate::app::AppBuilder::build`]).
+    pub serve_invocations: Option<bool>,
     lookup: Lookup,
 }
 
@@ -262,6 +277,8 @@ impl std::fmt::Debug for Settings {
             .field("dedupe", &self.dedupe.as_ref().map(|_| "(set)"))
             .field("webhook", &self.webhook)
             .field("log_filter", &self.log_filter)
+            .field("host_worker_id", &self.host_worker_id)
+            .field("serve_invocations", &self.serve_invocations)
             .finish_non_exhaustive()
     }
 }
@@ -279,6 +296,8 @@ impl Default for Settings {
             dedupe: None,
             webhook: WebhookSettings::default(),
             log_filter: None,
+            host_worker_id: None,
+            serve_invocations: None,
             lookup: Arc::new(|_| None),
         }
     }
@@ -330,6 +349,10 @@ impl Settings {
             dedupe: raw.text("AML_EVENTS_DEDUPE").map(str::to_owned),
             webhook: webhook_settings(&raw)?,
             log_filter: raw.text("RUST_LOG").map(str::to_owned),
+            host_worker_id: raw
+                .text("FUNCTIONS_CUSTOMHANDLER_WORKER_ID")
+                .map(str::to_owned),
+            serve_invocations: raw.optional_flag("AML_EVENTS_SERVE_INVOCATIONS")?,
             lookup: lookup.clone(),
         })
     }
@@ -475,9 +498,15 @@ impl RawVars {
     /// A boolean, spelled one way for every variable: `1`/`true`/`yes` or `0`/`false`/`no`, in any
     /// case; unset or blank is `false`.
     fn flag(&self, name: &'static str) -> Result<bool, SettingsError> {
+        Ok(self.optional_flag(name)?.unwrap_or(false))
+    }
+
+    /// [`RawVars::flag`], with unset or blank as `None`.
+    fn optional_flag(&self, name: &'static str) -> Result<Option<bool>, SettingsError> {
         match self.text(name).map(str::to_ascii_lowercase).as_deref() {
-            None | Some("0" | "false" | "no") => Ok(false),
-            Some("1" | "true" | "yes") => Ok(true),
+            None => Ok(None),
+            Some("0" | "false" | "no") => Ok(Some(false)),
+            Some("1" | "true" | "yes") => Ok(Some(true)),
             Some(_) => Err(self.invalid(name, "1, true or yes; or 0, false or no")),
         }
     }

@@ -135,6 +135,27 @@ fn readiness() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clon
         .map(|| warp::reply::json(&json!({"status": "ready"})))
 }
 
+/// The longest function name Azure Functions allows.
+const MAX_FUNCTION_NAME: usize = 127;
+
+/// The function name of `/{FunctionName}`, read from the raw path before any percent-decoding, and
+/// only as Azure Functions allows it (`[A-Za-z][A-Za-z0-9_-]*`, at most 127 characters): so
+/// `/api%2Feventgrid` is no function, and can never reach the hooks around the webhook door's key.
+fn function_name() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
+    warp::path::full().and_then(|full: warp::path::FullPath| async move {
+        let name = full.as_str().strip_prefix('/').unwrap_or_default();
+        let mut chars = name.chars();
+        let valid = name.len() <= MAX_FUNCTION_NAME
+            && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if valid {
+            Ok(name.to_owned())
+        } else {
+            Err(warp::reject::not_found())
+        }
+    })
+}
+
 /// `POST /{FunctionName}`: one custom-handler invocation.
 fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let limit = app.settings.max_invocation_bytes;
@@ -148,8 +169,7 @@ fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rej
             }
         })
         .untuple_one()
-        .and(warp::path::param::<String>())
-        .and(warp::path::end())
+        .and(function_name())
         .and(warp::post())
         .and(warp::header::optional::<String>(INVOCATION_ID_HEADER))
         .and(body::limited(limit))
@@ -232,4 +252,118 @@ async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallib
         ..InvocationResponse::default()
     };
     Ok(warp::reply::with_status(warp::reply::json(&body), status).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::config::HooksConfig;
+    use crate::settings::Settings;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn app(vars: &[(&str, &str)]) -> Arc<App> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let settings =
+            Settings::from_vars(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+                .unwrap();
+        let config = HooksConfig::parse("", "hooks.toml", &|_| None).unwrap();
+        Arc::new(App::builder(settings).hooks_config(config).build().unwrap())
+    }
+
+    fn invocation() -> String {
+        let event: serde_json::Value = serde_json::from_str(
+            crate::samples::sample(
+                crate::event::EventKind::ModelRegistered,
+                crate::event::Schema::EventGrid,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let event = event.as_array().map_or(event.clone(), |a| a[0].clone());
+        crate::cli::invocation_body(&event).to_string()
+    }
+
+    async fn post(app: &Arc<App>, path: &str) -> u16 {
+        warp::test::request()
+            .method("POST")
+            .path(path)
+            .header("content-type", "application/json")
+            .body(invocation())
+            .reply(&routes(app.clone()))
+            .await
+            .status()
+            .as_u16()
+    }
+
+    #[tokio::test]
+    async fn function_names_are_what_azure_functions_allows_on_the_raw_path() {
+        let app = app(&[]);
+        assert_eq!(post(&app, "/MlWorkspaceEvents").await, 200);
+        assert_eq!(post(&app, "/ml-events_2").await, 200);
+        assert_eq!(post(&app, &format!("/a{}", "b".repeat(126))).await, 200);
+        for path in [
+            "/api%2Feventgrid",
+            "/1events",
+            "/a.b",
+            "/ml%2Devents",
+            "/_x",
+            &format!("/a{}", "b".repeat(127)),
+        ] {
+            assert_eq!(post(&app, path).await, 404, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_protected_webhook_door_has_no_invocation_route_beside_it_outside_the_host() {
+        let keyed = app(&[("AML_EVENTS_WEBHOOK_KEY", "k1")]);
+        assert_eq!(post(&keyed, "/MlWorkspaceEvents").await, 404);
+        assert_eq!(post(&keyed, "/api%2Feventgrid").await, 404);
+        assert_eq!(post(&keyed, "/api/eventgrid").await, 401);
+        let under_host = app(&[
+            ("AML_EVENTS_WEBHOOK_KEY", "k1"),
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", "0"),
+            ("FUNCTIONS_CUSTOMHANDLER_WORKER_ID", "0f8fad5b"),
+        ]);
+        assert_eq!(post(&under_host, "/MlWorkspaceEvents").await, 200);
+        let opted_in = app(&[
+            ("AML_EVENTS_WEBHOOK_KEY", "k1"),
+            ("AML_EVENTS_SERVE_INVOCATIONS", "true"),
+        ]);
+        assert_eq!(post(&opted_in, "/MlWorkspaceEvents").await, 200);
+        let opted_out = app(&[("AML_EVENTS_SERVE_INVOCATIONS", "false")]);
+        assert_eq!(post(&opted_out, "/MlWorkspaceEvents").await, 404);
+        let exposed = app(&[
+            ("AML_EVENTS_WEBHOOK_KEY", "k1"),
+            ("AML_EVENTS_BIND_ADDRESS", "0.0.0.0"),
+            ("AML_EVENTS_SERVE_INVOCATIONS", "true"),
+        ]);
+        assert_eq!(post(&exposed, "/MlWorkspaceEvents").await, 404);
+    }
+
+    /// The attack as a proxy would forward it: the original, encoded URI on a real socket.
+    #[tokio::test]
+    async fn an_encoded_slash_does_not_reach_the_hooks_around_the_key() {
+        let app = app(&[("AML_EVENTS_WEBHOOK_KEY", "k1")]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        let body = invocation();
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "POST /api%2Feventgrid HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+        let _ = stop.send(());
+        server.await.unwrap();
+    }
 }
