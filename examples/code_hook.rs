@@ -75,6 +75,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = App::builder(settings)
         .hook(Arc::new(FailureStreak::default()))
         .build()?;
-    Arc::new(app).run().await?;
+    let _stopped = Arc::new(app).run().await?;
     Ok(())
 }

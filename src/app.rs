@@ -8,6 +8,7 @@ use crate::hooks::action::ActionKind;
 use crate::hooks::config::{ConfigError, HooksConfig};
 use crate::hooks::Hook;
 use crate::pipeline::Pipeline;
+use crate::server::Stopped;
 #[cfg(feature = "lambda")]
 use crate::settings::Runtime;
 use crate::settings::{Settings, SettingsError};
@@ -173,6 +174,14 @@ impl App {
         &self.settings
     }
 
+    /// How long in-flight requests may finish after SIGTERM: the setting, else the hooks' deadline
+    /// plus 2 s, so that no invocation that started in time is cut.
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        self.settings.shutdown_grace.unwrap_or_else(|| {
+            self.pipeline.dispatcher().deadline() + std::time::Duration::from_secs(2)
+        })
+    }
+
     /// The path of the webhook door.
     pub fn webhook_path(&self) -> &str {
         &self.webhook.path
@@ -192,7 +201,11 @@ impl App {
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish for
     /// the settings' grace period.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Stopped {
         let local = listener
             .local_addr()
             .map(|a| a.to_string())
@@ -204,26 +217,31 @@ impl App {
             hooks = ?hooks,
             "aml-events handler listening"
         );
-        let grace = self.settings.shutdown_grace;
-        crate::server::serve(listener, self, shutdown, grace).await;
+        let grace = self.shutdown_grace();
+        let limits = crate::server::Limits {
+            header_read_timeout: self.settings.header_timeout,
+            max_connections: self.settings.max_connections,
+        };
+        let stopped = crate::server::serve(listener, self, shutdown, grace, limits).await;
         tracing::info!("stopped");
+        stopped
     }
 
     /// Runs where the settings say: under the Lambda runtime (feature `lambda`), or on
     /// `AML_EVENTS_BIND_ADDRESS:FUNCTIONS_CUSTOMHANDLER_PORT` until SIGTERM or SIGINT.
-    pub async fn run(self: Arc<Self>) -> Result<(), StartupError> {
+    pub async fn run(self: Arc<Self>) -> Result<Stopped, StartupError> {
         #[cfg(feature = "lambda")]
         if self.settings.runtime == Runtime::Lambda {
             tracing::info!(webhook_path = %self.webhook.path, "aml-events handler running on AWS Lambda");
             return crate::door::lambda::run(self)
                 .await
+                .map(|()| Stopped::Drained)
                 .map_err(|e| StartupError::Lambda(e.to_string()));
         }
         let address = SocketAddr::from((self.settings.bind, self.settings.port));
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| StartupError::Listen { address, source })?;
-        self.serve(listener, crate::server::shutdown_signal()).await;
-        Ok(())
+        Ok(self.serve(listener, crate::server::shutdown_signal()).await)
     }
 }

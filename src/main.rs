@@ -3,6 +3,7 @@
 
 use aml_events::app::App;
 use aml_events::cli::{self, Cli, Command};
+use aml_events::server::Stopped;
 use aml_events::settings::{Runtime, Settings};
 use aml_events::telemetry;
 use clap::Parser;
@@ -58,7 +59,9 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
         }
     };
     match runtime.block_on(app.run()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Stopped::Drained) => ExitCode::SUCCESS,
+        // Invocations were cut at the end of the grace period: the host should know.
+        Ok(Stopped::Cut) => ExitCode::FAILURE,
         Err(e) => {
             tracing::error!("{e}");
             ExitCode::from(e.exit_code())

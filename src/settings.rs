@@ -19,8 +19,10 @@ pub const DEFAULT_PORT: u16 = 8080;
 /// An invocation carries the event twice (`Data.event` and `Metadata.data`), so twice Event Grid's
 /// 1 MiB event limit plus room for the envelope.
 pub const DEFAULT_MAX_INVOCATION_BYTES: u64 = 4 * 1024 * 1024;
-/// How long in-flight invocations may run after SIGTERM before the process exits anyway.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// A request's head must arrive within this long (slowloris); also the keep-alive idle timeout.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once: well under the usual 1,024 file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Default path of the webhook door.
 pub const DEFAULT_WEBHOOK_PATH: &str = "/api/eventgrid";
 /// Event Grid's own limit for a delivery.
@@ -80,7 +82,17 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "AML_EVENTS_SHUTDOWN_GRACE_SECS",
         "how long in-flight invocations may finish after SIGTERM",
+        "the hooks' deadline + 2",
+    ),
+    var(
+        "AML_EVENTS_HEADER_TIMEOUT_SECS",
+        "a request's head must arrive within this long; idle keep-alive connections close after it",
         "10",
+    ),
+    var(
+        "AML_EVENTS_MAX_CONNECTIONS",
+        "connections served at once (more wait in the listen backlog)",
+        "512",
     ),
     var("AML_EVENTS_HOOKS", "the hooks file", "`hooks.toml`"),
     var(
@@ -247,8 +259,13 @@ pub struct Settings {
     pub runtime: Runtime,
     /// Largest accepted invocation body (`AML_EVENTS_MAX_INVOCATION_BYTES`).
     pub max_invocation_bytes: u64,
-    /// Grace period for in-flight invocations at shutdown (`AML_EVENTS_SHUTDOWN_GRACE_SECS`).
-    pub shutdown_grace: Duration,
+    /// Grace period for in-flight invocations at shutdown (`AML_EVENTS_SHUTDOWN_GRACE_SECS`);
+    /// unset: the hooks' deadline plus 2 s, so an invocation that started is never cut.
+    pub shutdown_grace: Option<Duration>,
+    /// Header-read and keep-alive idle timeout (`AML_EVENTS_HEADER_TIMEOUT_SECS`).
+    pub header_timeout: Duration,
+    /// Connections served at once (`AML_EVENTS_MAX_CONNECTIONS`).
+    pub max_connections: usize,
     /// The hooks file (`AML_EVENTS_HOOKS`); unset: `./hooks.toml`, else the embedded default.
     pub hooks_file: Option<PathBuf>,
     /// The dedupe store, overriding the hooks file's `settings.dedupe` (`AML_EVENTS_DEDUPE`).
@@ -273,6 +290,8 @@ impl std::fmt::Debug for Settings {
             .field("runtime", &self.runtime)
             .field("max_invocation_bytes", &self.max_invocation_bytes)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("header_timeout", &self.header_timeout)
+            .field("max_connections", &self.max_connections)
             .field("hooks_file", &self.hooks_file)
             .field("dedupe", &self.dedupe.as_ref().map(|_| "(set)"))
             .field("webhook", &self.webhook)
@@ -291,7 +310,9 @@ impl Default for Settings {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             runtime: Runtime::Standalone,
             max_invocation_bytes: DEFAULT_MAX_INVOCATION_BYTES,
-            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            shutdown_grace: None,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             hooks_file: None,
             dedupe: None,
             webhook: WebhookSettings::default(),
@@ -340,11 +361,19 @@ impl Settings {
                 "a byte count",
                 DEFAULT_MAX_INVOCATION_BYTES,
             )?,
-            shutdown_grace: Duration::from_secs(raw.parse_or(
-                "AML_EVENTS_SHUTDOWN_GRACE_SECS",
+            shutdown_grace: raw
+                .parse_optional::<u64>("AML_EVENTS_SHUTDOWN_GRACE_SECS", "a number of seconds")?
+                .map(Duration::from_secs),
+            header_timeout: Duration::from_secs(raw.parse_or(
+                "AML_EVENTS_HEADER_TIMEOUT_SECS",
                 "a number of seconds",
-                DEFAULT_SHUTDOWN_GRACE.as_secs(),
+                DEFAULT_HEADER_TIMEOUT.as_secs(),
             )?),
+            max_connections: raw.parse_or(
+                "AML_EVENTS_MAX_CONNECTIONS",
+                "a number of connections (1 or more)",
+                DEFAULT_MAX_CONNECTIONS,
+            )?,
             hooks_file: raw.text("AML_EVENTS_HOOKS").map(PathBuf::from),
             dedupe: raw.text("AML_EVENTS_DEDUPE").map(str::to_owned),
             webhook: webhook_settings(&raw)?,
@@ -480,6 +509,16 @@ impl RawVars {
         }
     }
 
+    fn parse_optional<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        expected: &'static str,
+    ) -> Result<Option<T>, SettingsError> {
+        self.text(name)
+            .map(|value| value.parse().map_err(|_| self.invalid(name, expected)))
+            .transpose()
+    }
+
     fn parse_or<T: std::str::FromStr>(
         &self,
         name: &'static str,
@@ -538,7 +577,9 @@ mod tests {
         assert_eq!(s.bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(s.runtime, Runtime::Standalone);
         assert_eq!(s.max_invocation_bytes, DEFAULT_MAX_INVOCATION_BYTES);
-        assert_eq!(s.shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
+        assert_eq!(s.shutdown_grace, None);
+        assert_eq!(s.header_timeout, DEFAULT_HEADER_TIMEOUT);
+        assert_eq!(s.max_connections, DEFAULT_MAX_CONNECTIONS);
         assert_eq!(s.webhook, WebhookSettings::default());
         assert!(!s.under_functions_host());
         assert!(!s.reachable_by_others());
