@@ -3,9 +3,8 @@
 //! Each helper accepts every shape seen in the wild (see `shared/reference/ml-events.md`) and
 //! normalises it; anything else is still an error, reported at the field's JSON path.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Serializer;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -116,7 +115,7 @@ pub(crate) fn object_or_null<'de, D: Deserializer<'de>>(
 /// Azure services send, an ISO 8601 date-time without an offset, read as UTC.
 ///
 /// Years are four digits, 0000 to 9999, as RFC 3339 has them: chrono's fallback parser would also take
-/// `+12345` or `-0001`, which [`format_time`] would then write in a form this function rejects.
+/// `+12345` or `-0001`, which [`format_time`](crate::event::format_time) would then write in a form this function rejects.
 pub fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
     let parsed = DateTime::parse_from_rfc3339(text).or_else(|_| {
         NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
@@ -125,16 +124,6 @@ pub fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
     match parsed {
         Ok(time) if (0..=9999).contains(&time.year()) => Ok(time),
         _ => Err(format!("`{text}` is not an RFC 3339 date-time")),
-    }
-}
-
-/// Writes a timestamp as RFC 3339, `Z` for UTC, with as many fractional digits as it needs.
-pub fn format_time(time: &DateTime<FixedOffset>) -> String {
-    if time.offset().local_minus_utc() == 0 {
-        time.with_timezone(&Utc)
-            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-    } else {
-        time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
     }
 }
 
@@ -161,20 +150,10 @@ pub(crate) fn time_or_null<'de, D: Deserializer<'de>>(
     d.deserialize_any(V)
 }
 
-/// Serialises an optional timestamp with [`format_time`].
-pub(crate) fn serialize_time<S: Serializer>(
-    time: &Option<DateTime<FixedOffset>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match time {
-        Some(t) => s.serialize_str(&format_time(t)),
-        None => s.serialize_none(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::model::format_time;
 
     #[test]
     fn years_outside_four_digits_are_rejected_so_every_time_round_trips() {

@@ -1,7 +1,5 @@
 //! Event Grid's own events, which reach the same endpoint as the ML events.
 
-use super::wire::deserialize_data;
-use super::wire::read::Plain;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -20,11 +18,6 @@ pub struct SubscriptionValidation {
     pub extra: Map<String, Value>,
 }
 
-deserialize_data!(SubscriptionValidation {
-    validation_code: "validationCode" as Plain<Option<String>>,
-    validation_url: "validationUrl" as Plain<Option<String>>,
-});
-
 /// `Microsoft.EventGrid.SubscriptionDeletedEvent`: the subscription that delivered this was deleted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SubscriptionDeleted {
@@ -38,7 +31,3 @@ pub struct SubscriptionDeleted {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
-
-deserialize_data!(SubscriptionDeleted {
-    event_subscription_id: "eventSubscriptionId" as Plain<Option<String>>,
-});

@@ -179,7 +179,7 @@ macro_rules! deserialize_data {
                     ) -> Result<$ty, A::Error> {
                         let mut out = <$ty>::default();
                         $(let mut $field = false;)*
-                        while let Some($crate::event::wire::Str(key)) = map.next_key()? {
+                        while let Some($crate::event::decode::wire::Str(key)) = map.next_key()? {
                             $(
                                 if key.eq_ignore_ascii_case($name) {
                                     if $field {
