@@ -15,13 +15,13 @@ pub(crate) mod media_type;
 mod model;
 
 pub use decode::{
-    decode, decode_batch, parse_time, split_batch, Body, BodyError, DecodeError, Decoded,
-    EventData, JsonPath,
+    decode, decode_batch, split_batch, Body, BodyError, DecodeError, Decoded, EventData, JsonPath,
 };
+pub(crate) use model::format_time;
 pub use model::{
-    format_time, Completed, DatasetDriftDetected, Event, EventKind, MlEvent, ModelDeployed,
-    ModelId, ModelRegistered, Run, RunCompleted, RunState, RunStatus, RunStatusChanged, Schema,
-    Subject, SubscriptionDeleted, SubscriptionValidation, Workspace,
+    Completed, DatasetDriftDetected, Event, EventKind, MlEvent, ModelDeployed, ModelId,
+    ModelRegistered, Run, RunCompleted, RunState, RunStatus, RunStatusChanged, Schema, Subject,
+    SubscriptionDeleted, SubscriptionValidation, Workspace,
 };
 
 // For door/ and core.rs as they are until the lead's pipeline replaces them: not public API.

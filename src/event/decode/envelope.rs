@@ -15,7 +15,7 @@ use crate::event::media_type::is_json_media_type;
 use crate::event::model::{Event, Schema};
 use base64::Engine as _;
 use chrono::{DateTime, FixedOffset};
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -168,85 +168,6 @@ impl<'de, T: EventData> DeserializeSeed<'de> for DataSeed<'_, T> {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
         T::deserialize_data(self.0, d)
-    }
-}
-
-/// Decodes one event where it stands inside a larger JSON document (the Functions host's invocation
-/// body holds it at `Data.event`), in one pass, without first capturing its text.
-///
-/// This is the fast path only: it fails on anything the general path (the envelope first, `data`
-/// after) would not take in one pass: an error, `data` before the type, the type changed after `data`
-/// by a later member. The error then says nothing useful: callers fall back to the general path,
-/// whose errors are the ones to report.
-pub(crate) struct EventSeed<T>(PhantomData<T>);
-
-impl<T> Default for EventSeed<T> {
-    fn default() -> Self {
-        Self(PhantomData)
-    }
-}
-
-impl<'de, T: EventData> DeserializeSeed<'de> for EventSeed<T> {
-    type Value = Event<T>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Event<T>, D::Error> {
-        let seed = EnvelopeSeed::<T> {
-            in_place: true,
-            data: PhantomData,
-        };
-        let (raw, in_place) = seed.deserialize(d)?;
-        finish_one_pass(raw, in_place)
-    }
-}
-
-/// The event of a one-pass read, if `data` was decoded in place for the type the event has.
-fn finish_one_pass<T: EventData, E: serde::de::Error>(
-    raw: RawEnvelope<'_>,
-    in_place: Option<InPlace<'_, T>>,
-) -> Result<Event<T>, E> {
-    let not_in_one_pass = || E::custom("not decodable in one pass");
-    let in_place = in_place.ok_or_else(not_in_one_pass)?;
-    if raw.schema().and_then(|s| raw.event_type(s)) != Some(&*in_place.as_type) {
-        return Err(not_in_one_pass());
-    }
-    raw.into_event(Some(in_place.data))
-        .map_err(|_| not_in_one_pass())
-}
-
-/// [`EventSeed`] for one event object or an array of them: a whole `Events` body, or the value at
-/// `Data.event`, in one pass. Any event that cannot be read so fails the whole read.
-pub(super) struct EventsSeed<T>(pub(super) PhantomData<T>);
-
-impl<'de, T: EventData> DeserializeSeed<'de> for EventsSeed<T> {
-    type Value = Vec<Event<T>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, T: EventData> Visitor<'de> for EventsSeed<T> {
-    type Value = Vec<Event<T>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an event object or an array of events")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        let seed = EnvelopeSeed::<T> {
-            in_place: true,
-            data: PhantomData,
-        };
-        let (raw, in_place) = seed.visit_map(map)?;
-        Ok(vec![finish_one_pass(raw, in_place)?])
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(1));
-        while let Some(event) = seq.next_element_seed(EventSeed::<T>::default())? {
-            events.push(event);
-        }
-        Ok(events)
     }
 }
 

@@ -79,7 +79,8 @@ fn is_plain_key(key: &str) -> bool {
 ///
 /// Always a *reject*: the same bytes will fail the same way on every redelivery, so the doors answer
 /// with "do not retry" (Functions door: 200 with the error in `Logs`; webhook door: 400).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at {path}")]
 pub struct DecodeError {
     path: JsonPath,
     message: String,
@@ -131,14 +132,6 @@ fn strip_position(message: &str) -> String {
         _ => message.to_string(),
     }
 }
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at {}", self.message, self.path)
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,8 @@
 //! anything else (the event as a JSON string, another binding name, an event that needs the general
 //! path, any error) goes through [`find_event`] and the general decoding, whose errors are reported.
 
-use super::envelope::EventsSeed;
 use super::error::{DecodeError, JsonPath};
+use super::one_pass::EventsSeed;
 use super::parse::parse_borrowed;
 use super::wire::Str;
 use super::{decode_events, utf8, BodyError, Decoded};

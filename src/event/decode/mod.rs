@@ -15,18 +15,18 @@ mod envelope;
 mod error;
 mod invocation;
 mod lenient;
+mod one_pass;
 mod parse;
 mod wire;
 
 pub use data::EventData;
-pub(crate) use envelope::EventSeed;
 pub use error::{DecodeError, JsonPath};
-pub use lenient::parse_time;
+pub(crate) use one_pass::EventSeed;
 pub(crate) use parse::{parse_borrowed, parse_str, type_name};
 pub(crate) use wire::Str;
 
 use super::model::{Event, MlEvent};
-use envelope::EventsSeed;
+use one_pass::EventsSeed;
 use serde::de::DeserializeSeed;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -135,7 +135,7 @@ fn decode_events<'a, T: EventData>(
     at: &JsonPath,
 ) -> Result<Vec<Decoded<'a, T>>, BodyError<'a>> {
     let is_array = text.trim_start().starts_with('[');
-    if let Some(events) = one_pass::<T>(text) {
+    if let Some(events) = read_in_one_pass::<T>(text) {
         let raw = if is_array { "" } else { text };
         return Ok(events
             .into_iter()
@@ -166,7 +166,7 @@ fn decode_events<'a, T: EventData>(
 }
 
 /// Every event of `text` decoded in one pass, or `None` if any of them needs the general path.
-fn one_pass<T: EventData>(text: &str) -> Option<Vec<Event<T>>> {
+fn read_in_one_pass<T: EventData>(text: &str) -> Option<Vec<Event<T>>> {
     let mut de = serde_json::Deserializer::from_str(text);
     let events = EventsSeed::<T>(PhantomData).deserialize(&mut de).ok()?;
     de.end().ok().map(|()| events)
@@ -264,7 +264,7 @@ mod tests {
             assert_eq!(Event::<MlEvent>::from_json(&raw), general, "{file}");
             let plain = envelope::general::<Value>(&raw);
             assert_eq!(Event::<Value>::from_json(&raw), plain, "{file}");
-            if let Some(events) = one_pass::<MlEvent>(&raw) {
+            if let Some(events) = read_in_one_pass::<MlEvent>(&raw) {
                 assert_eq!(Ok(events), general.clone().map(|e| vec![e]), "{file}");
                 fast += 1;
             }

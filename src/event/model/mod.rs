@@ -20,7 +20,7 @@ pub use models::{DatasetDriftDetected, ModelDeployed, ModelId, ModelRegistered};
 pub use resource::{Subject, Workspace};
 pub use run::{Completed, Run, RunCompleted, RunState, RunStatus, RunStatusChanged};
 pub use system::{SubscriptionDeleted, SubscriptionValidation};
-pub use time::format_time;
+pub(crate) use time::format_time;
 
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
