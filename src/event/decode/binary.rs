@@ -7,9 +7,9 @@
 //! the `Content-Type` (`application/json` when absent), JSON data is the body, other data is the body
 //! in base64 as `data_base64` (and so rejected for the typed kinds), a blank body is no data.
 
+use super::body::{utf8, BodyError, Decoded};
 use super::envelope::{member, RawEnvelope};
 use super::wire::Scalar;
-use super::{utf8, BodyError, Decoded};
 use crate::event::media_type::is_json_media_type;
 use crate::event::model::MlEvent;
 use base64::Engine as _;

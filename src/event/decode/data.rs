@@ -271,6 +271,20 @@ mod tests {
     }
 
     #[test]
+    fn run_completed_keeps_a_run_status_member_as_sent() {
+        let text = r#"{"runId":"r","runStatus":"cancelled"}"#;
+        let completed: RunCompleted = serde_json::from_str(text).unwrap();
+        assert_eq!(completed.extra["runStatus"], "cancelled");
+        assert_eq!(
+            serde_json::to_string(&completed).unwrap(),
+            r#"{"runId":"r","runTags":{},"runProperties":{},"runStatus":"cancelled"}"#
+        );
+        let changed: RunStatusChanged = serde_json::from_str(text).unwrap();
+        assert_eq!(changed.run_status, Some(RunStatus::Canceled));
+        assert!(changed.extra.is_empty());
+    }
+
+    #[test]
     fn nullable_fields_decode_as_absent() {
         let data: DatasetDriftDetected = serde_json::from_value(
             json!({"dataDriftName": "m", "startTime": null, "runType": null, "driftCoefficient": null}),

@@ -5,12 +5,13 @@
 //! anything else (the event as a JSON string, another binding name, an event that needs the general
 //! path, any error) goes through [`find_event`] and the general decoding, whose errors are reported.
 
+use super::body::{utf8, BodyError, Decoded};
 use super::error::{DecodeError, JsonPath};
+use super::events::decode_events;
 use super::one_pass::EventsSeed;
 use super::parse::parse_borrowed;
 use super::wire::Str;
-use super::{decode_events, utf8, BodyError, Decoded};
-use crate::event::model::{Event, MlEvent};
+use crate::event::model::MlEvent;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -26,13 +27,7 @@ pub(crate) const TRIGGER_BINDING: &str = "event";
 pub(super) fn decode(body: &[u8]) -> Result<Vec<Decoded<'_>>, BodyError<'_>> {
     if let Some(events) = one_pass(body) {
         // Decoded where they stood: their text was never captured.
-        return Ok(events
-            .into_iter()
-            .map(|event| Decoded {
-                event: Ok(event),
-                raw: Cow::Borrowed(""),
-            })
-            .collect());
+        return Ok(events);
     }
     let (text, at) = find_event(body)?;
     match text {
@@ -55,12 +50,12 @@ pub(super) fn decode(body: &[u8]) -> Result<Vec<Decoded<'_>>, BodyError<'_>> {
 
 /// The usual invocation, with the event (or array) at `Data.event` decoded where it stands, in one
 /// pass over the body; `None` for anything else.
-pub(super) fn one_pass(body: &[u8]) -> Option<Vec<Event<MlEvent>>> {
+pub(super) fn one_pass(body: &[u8]) -> Option<Vec<Decoded<'static>>> {
     struct Body;
     struct Data;
 
     impl<'de> Visitor<'de> for Body {
-        type Value = Option<Vec<Event<MlEvent>>>;
+        type Value = Option<Vec<Decoded<'static>>>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an invocation")
         }
@@ -82,14 +77,14 @@ pub(super) fn one_pass(body: &[u8]) -> Option<Vec<Event<MlEvent>>> {
     }
 
     impl<'de> DeserializeSeed<'de> for Data {
-        type Value = Option<Vec<Event<MlEvent>>>;
+        type Value = Option<Vec<Decoded<'static>>>;
         fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             d.deserialize_map(self)
         }
     }
 
     impl<'de> Visitor<'de> for Data {
-        type Value = Option<Vec<Event<MlEvent>>>;
+        type Value = Option<Vec<Decoded<'static>>>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("the bindings")
         }

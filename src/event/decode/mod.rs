@@ -1,80 +1,38 @@
-//! Decoding: from the bytes a door received to [`Event<MlEvent>`]s, with errors that name their JSON
+//! Decoding: from the bytes a door received to [`Event<MlEvent>`](crate::event::Event)s, with errors that name their JSON
 //! path. [`decode`] is the one entry point; it depends on the model, never the other way round.
 //!
+//! - `body`: what [`decode`] takes and gives; `events`: a body of events, and the single event;
 //! - `envelope`: the envelope's members off the wire (any key casing, last-wins duplicates, extensions
 //!   kept), `data` decoded in place when the type precedes it (one pass) or after the envelope (the
 //!   general path, whose errors are reported);
 //! - `data`: the typed data ([`EventData`]) and every data struct's member list;
+//! - `one_pass`: an event, or a body of them, read in one pass with `data` decoded in place;
 //! - `invocation`: the Functions host's invocation body (`Data.event`);
 //! - `binary`: CloudEvents HTTP binary mode, straight from the attributes;
 //! - `lenient`, `wire`, `parse`, `error`: field helpers, borrowing readers, parsing with JSONPaths.
 
 mod binary;
+mod body;
 mod data;
 mod envelope;
 mod error;
+mod events;
 mod invocation;
 mod lenient;
 mod one_pass;
 mod parse;
 mod wire;
 
+pub use body::{Body, BodyError, Decoded};
 pub use data::EventData;
 pub use error::{DecodeError, JsonPath};
+pub use events::{decode_batch, split_batch};
 pub(crate) use one_pass::EventSeed;
-pub(crate) use parse::{parse_borrowed, parse_str, type_name};
+pub(crate) use parse::{parse_borrowed, parse_str};
 pub(crate) use wire::Str;
 
-use super::model::{Event, MlEvent};
-use one_pass::EventsSeed;
-use serde::de::DeserializeSeed;
-use serde_json::value::RawValue;
-use serde_json::Value;
-use std::borrow::Cow;
-use std::marker::PhantomData;
-
-/// What a door hands over: bytes plus the transport facts decoding needs.
-#[derive(Debug, Clone, Copy)]
-pub enum Body<'a> {
-    /// One event object or an array of them (webhook structured or batch mode, Lambda, `handler decode`).
-    Events(&'a [u8]),
-    /// A Functions host invocation `{"Data": {"event": ...}, "Metadata": {...}}`: the event (or array)
-    /// at `Data.event` or the only binding, possibly a JSON string holding the event (once or twice
-    /// encoded).
-    Invocation(&'a [u8]),
-    /// CloudEvents HTTP binary mode: the `ce-*` headers' attributes (name without the `ce-` prefix,
-    /// lower-case; value already percent-decoded by the door), the Content-Type, the body as the data.
-    Binary {
-        /// The attributes, `specversion` included, in header order (a repeated one: the last wins).
-        attributes: &'a [(String, String)],
-        /// The `Content-Type` header: the event's `datacontenttype` (`application/json` when absent).
-        content_type: Option<&'a str>,
-        /// The body: the event's data (none when blank).
-        data: &'a [u8],
-    },
-}
-
-/// One event of a body: decoded, or why not, with its text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decoded<'a, T = MlEvent> {
-    /// The event, or why it cannot be decoded; error paths start at the body's root
-    /// (`$[3].data.modelVersion`, `$.Data.event.data.modelVersion`).
-    pub event: Result<Event<T>, DecodeError>,
-    /// The event's own JSON text (for error logs and the poison binding): always there when `event`
-    /// is `Err`; empty for an event decoded in one pass over the body, where capturing it would cost
-    /// a second pass.
-    pub raw: Cow<'a, str>,
-}
-
-/// The body as a whole is unusable (not JSON, not UTF-8, no event in the invocation).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{error}")]
-pub struct BodyError<'a> {
-    /// What is wrong, with its path from the body's root.
-    pub error: DecodeError,
-    /// The text to keep: the whole body (lossy UTF-8), or what was found where the event should be.
-    pub raw: Cow<'a, str>,
-}
+use body::utf8;
+use events::decode_events;
 
 /// Decodes a body into its events, each on its own so that one bad event does not hide the others.
 ///
@@ -103,144 +61,12 @@ pub fn decode(body: Body<'_>) -> Result<Vec<Decoded<'_>>, BodyError<'_>> {
     }
 }
 
-/// The body as text; `what` names it in the error.
-fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, BodyError<'a>> {
-    std::str::from_utf8(bytes).map_err(|e| BodyError {
-        error: DecodeError::new(JsonPath::root(), format!("{what} is not UTF-8: {e}")),
-        raw: String::from_utf8_lossy(bytes),
-    })
-}
-
-/// Decodes a body that holds one event or an array of them (see [`decode`] with [`Body::Events`]),
-/// without the events' texts: for the command line and tests.
-///
-/// The outer `Err` means the body itself is unusable. Otherwise each element decodes on its own, so one
-/// bad event does not hide the others; element errors carry their index (`$[3].data.modelVersion`)
-/// when the body is an array.
-pub fn decode_batch<T: EventData>(
-    json: &str,
-) -> Result<Vec<Result<Event<T>, DecodeError>>, DecodeError> {
-    match decode_events::<T>(json, &JsonPath::root()) {
-        Ok(events) => Ok(events.into_iter().map(|d| d.event).collect()),
-        Err(e) => Err(e.error),
-    }
-}
-
-/// The events of `text` (one object or an array), whose paths start at `at` in the body.
-///
-/// One pass over the whole text when every event decodes in place (what Azure sends); otherwise each
-/// event's text is split off and decoded on its own, so that its error and text can be reported.
-fn decode_events<'a, T: EventData>(
-    text: &'a str,
-    at: &JsonPath,
-) -> Result<Vec<Decoded<'a, T>>, BodyError<'a>> {
-    let is_array = text.trim_start().starts_with('[');
-    if let Some(events) = read_in_one_pass::<T>(text) {
-        let raw = if is_array { "" } else { text };
-        return Ok(events
-            .into_iter()
-            .map(|event| Decoded {
-                event: Ok(event),
-                raw: Cow::Borrowed(raw),
-            })
-            .collect());
-    }
-    let raws = split_batch(text).map_err(|error| BodyError {
-        error: error.within(at),
-        raw: Cow::Borrowed(text),
-    })?;
-    Ok(raws
-        .into_iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            let within = match is_array {
-                true => at.clone().index(i),
-                false => at.clone(),
-            };
-            Decoded {
-                event: decode_event(raw).map_err(|e| e.within(&within)),
-                raw: Cow::Borrowed(raw),
-            }
-        })
-        .collect())
-}
-
-/// Every event of `text` decoded in one pass, or `None` if any of them needs the general path.
-fn read_in_one_pass<T: EventData>(text: &str) -> Option<Vec<Event<T>>> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let events = EventsSeed::<T>(PhantomData).deserialize(&mut de).ok()?;
-    de.end().ok().map(|()| events)
-}
-
-/// Decodes one event: in one pass when it can, else by the general path, whose errors are reported.
-fn decode_event<T: EventData>(json: &str) -> Result<Event<T>, DecodeError> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let one_pass = EventSeed::default()
-        .deserialize(&mut de)
-        .and_then(|event| de.end().map(|()| event));
-    match one_pass {
-        Ok(event) => Ok(event),
-        Err(_) => envelope::general(json),
-    }
-}
-
-impl<T: EventData> Event<T> {
-    /// Decodes one event (a JSON object) in either schema.
-    ///
-    /// ```
-    /// use aml_events::event::{Event, MlEvent};
-    /// let json = r#"{"id":"1","eventType":"Microsoft.MachineLearningServices.ModelRegistered",
-    ///   "subject":"models/m:3","eventTime":"2024-01-01T00:00:00Z","dataVersion":"2",
-    ///   "data":{"modelName":"m","modelVersion":3}}"#;
-    /// let event: Event<MlEvent> = Event::from_json(json)?;
-    /// let MlEvent::ModelRegistered(data) = &event.data else { panic!("wrong kind") };
-    /// assert_eq!(data.model_version.as_deref(), Some("3"));
-    /// # Ok::<(), aml_events::event::DecodeError>(())
-    /// ```
-    pub fn from_json(json: &str) -> Result<Self, DecodeError> {
-        decode_event(json)
-    }
-}
-
-/// Splits a body that holds one event object or a JSON array of them (Event Grid always sends an
-/// array; CloudEvents structured mode sends one object, batched mode an array) into the raw JSON text of
-/// each event, without decoding the events. `Err` means the body itself is unusable.
-///
-/// For tools that need each event's text (benches, the load scripts' bodies); [`decode`] gives the
-/// texts of the events it could not decode.
-pub fn split_batch(json: &str) -> Result<Vec<&str>, DecodeError> {
-    match json.trim_start().as_bytes().first() {
-        Some(b'[') => {
-            let items: Vec<&RawValue> = parse_borrowed(json)?;
-            Ok(items.into_iter().map(RawValue::get).collect())
-        }
-        Some(b'{') => Ok(vec![json]),
-        Some(b'"') => Err(DecodeError::new(
-            JsonPath::root(),
-            "expected an event object or an array of events, found a JSON string",
-        )),
-        Some(_) => {
-            // Let the parser say what it is (a number, `null`, or not JSON at all).
-            let value: Value = parse_str(json)?;
-            Err(DecodeError::new(
-                JsonPath::root(),
-                format!(
-                    "expected an event object or an array of events, found {}",
-                    type_name(&value)
-                ),
-            ))
-        }
-        None => Err(DecodeError::new(
-            JsonPath::root(),
-            "the body is empty; expected an event",
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::events::read_in_one_pass;
     use super::*;
-    use crate::event::EventKind;
+    use crate::event::model::{Event, EventKind, MlEvent};
+    use serde_json::Value;
 
     const REGISTERED: &str = r#"{"id":"1","eventType":"Microsoft.MachineLearningServices.ModelRegistered","data":{"modelName":"m","modelVersion":3}}"#;
 
@@ -265,7 +91,8 @@ mod tests {
             let plain = envelope::general::<Value>(&raw);
             assert_eq!(Event::<Value>::from_json(&raw), plain, "{file}");
             if let Some(events) = read_in_one_pass::<MlEvent>(&raw) {
-                assert_eq!(Ok(events), general.clone().map(|e| vec![e]), "{file}");
+                let events: Vec<_> = events.into_iter().map(|d| d.event).collect();
+                assert_eq!(events, vec![general.clone()], "{file}");
                 fast += 1;
             }
             let array = format!("[{raw},{raw}]");
@@ -278,7 +105,8 @@ mod tests {
                 r#"{{"Data":{{"event":{raw}}},"Metadata":{{"data":{{"x":[1,{{"y":"z"}}]}},"sys":{{"MethodName":"f"}}}}}}"#
             );
             if let Some(events) = invocation::one_pass(body.as_bytes()) {
-                assert_eq!(Ok(events), general.clone().map(|e| vec![e]), "{file}");
+                let events: Vec<_> = events.into_iter().map(|d| d.event).collect();
+                assert_eq!(events, vec![general.clone()], "{file}");
                 in_invocation += 1;
             }
             let decoded = decode(Body::Invocation(body.as_bytes())).unwrap();

@@ -3,10 +3,12 @@
 //! read, and the caller takes the general path ([`super::envelope::general`]), whose errors are the
 //! ones reported; a unit test pins both equal on every fixture.
 
+use super::body::Decoded;
 use super::data::EventData;
 use super::envelope::{EnvelopeSeed, InPlace, RawEnvelope};
 use crate::event::model::Event;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -53,11 +55,12 @@ fn finish_one_pass<T: EventData, E: serde::de::Error>(
 }
 
 /// [`EventSeed`] for one event object or an array of them: a whole `Events` body, or the value at
-/// `Data.event`, in one pass. Any event that cannot be read so fails the whole read.
+/// `Data.event`, in one pass. Any event that cannot be read so fails the whole read. The events come
+/// as [`Decoded`] without their texts (never captured), built where they are read: no second `Vec`.
 pub(super) struct EventsSeed<T>(pub(super) PhantomData<T>);
 
 impl<'de, T: EventData> DeserializeSeed<'de> for EventsSeed<T> {
-    type Value = Vec<Event<T>>;
+    type Value = Vec<Decoded<'static, T>>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -65,7 +68,7 @@ impl<'de, T: EventData> DeserializeSeed<'de> for EventsSeed<T> {
 }
 
 impl<'de, T: EventData> Visitor<'de> for EventsSeed<T> {
-    type Value = Vec<Event<T>>;
+    type Value = Vec<Decoded<'static, T>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an event object or an array of events")
@@ -77,14 +80,21 @@ impl<'de, T: EventData> Visitor<'de> for EventsSeed<T> {
             data: PhantomData,
         };
         let (raw, in_place) = seed.visit_map(map)?;
-        Ok(vec![finish_one_pass(raw, in_place)?])
+        Ok(vec![decoded(finish_one_pass(raw, in_place)?)])
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(1));
         while let Some(event) = seq.next_element_seed(EventSeed::<T>::default())? {
-            events.push(event);
+            events.push(decoded(event));
         }
         Ok(events)
+    }
+}
+
+fn decoded<T>(event: Event<T>) -> Decoded<'static, T> {
+    Decoded {
+        event: Ok(event),
+        raw: Cow::Borrowed(""),
     }
 }

@@ -1,29 +1,17 @@
 //! What each kind of typed data says in words: its facts, its summary line and its template
-//! variables, behind one trait ([`MlData`]) so that a new event type says them in one place.
+//! variables: the implementations of [`MlData`], so that a new event type says them in one place.
 
-use super::{
-    format_time, DatasetDriftDetected, Event, MlEvent, ModelDeployed, ModelRegistered, Run,
-    RunState, SubscriptionDeleted, SubscriptionValidation, Workspace,
-};
+use super::envelope::Event;
+use super::ml::{MlData, MlEvent};
+use super::models::{DatasetDriftDetected, ModelDeployed, ModelRegistered};
+use super::resource::Workspace;
+use super::run::{Run, RunState};
+use super::system::{SubscriptionDeleted, SubscriptionValidation};
+use super::time::format_time;
 use serde_json::{Map, Value};
 use std::fmt::{self, Write as _};
 
 const UNKNOWN: &str = "(unknown)";
-
-/// The typed data of one event kind, as people and templates see it.
-pub(crate) trait MlData {
-    /// The key facts as (label, value) pairs, in reading order (the workspace is added by the event).
-    fn facts(&self) -> Vec<(&'static str, String)>;
-    /// The middle of the summary line, e.g. `model m version 3 registered`.
-    fn write_summary(&self, out: &mut String) -> fmt::Result;
-    /// The template variables in snake_case, every one of them whatever the data holds (`null` when
-    /// absent): the list of known variables is read from the empty data ([`MlEvent::empty`]).
-    fn variables(&self, out: &mut dyn FnMut(&'static str, Value));
-    /// The free-form tags of the model, service or run.
-    fn tags(&self) -> Option<&Map<String, Value>> {
-        None
-    }
-}
 
 fn or_unknown(value: &Option<String>) -> &str {
     value
@@ -264,7 +252,7 @@ impl Event<MlEvent> {
     }
 }
 
-/// Writes `modelIds` as [`ModelDeployed::model_ids`](super::ModelDeployed::model_ids) would print
+/// Writes `modelIds` as [`ModelDeployed::model_ids`] would print
 /// them, joined by `, `, without building the list.
 fn write_model_ids(out: &mut String, ids: &str) -> fmt::Result {
     let mut any = false;

@@ -1,14 +1,14 @@
 //! [`MlEvent`], the typed data of every event that can reach the handler, and the one table that
 //! maps an [`EventKind`] to its data type ([`for_kind`]).
 
-use super::facts::MlData;
-use super::{
-    DatasetDriftDetected, EventKind, ModelDeployed, ModelRegistered, RunCompleted,
-    RunStatusChanged, SubscriptionDeleted, SubscriptionValidation,
-};
+use super::kind::EventKind;
+use super::models::{DatasetDriftDetected, ModelDeployed, ModelRegistered};
+use super::run::{RunCompleted, RunStatusChanged};
+use super::system::{SubscriptionDeleted, SubscriptionValidation};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::fmt;
 
 /// The typed data of an event that can reach this handler.
 ///
@@ -38,6 +38,21 @@ pub enum MlEvent {
 impl Default for MlEvent {
     fn default() -> Self {
         MlEvent::Other(Value::Null)
+    }
+}
+
+/// The typed data of one event kind, as people and templates see it.
+pub(crate) trait MlData {
+    /// The key facts as (label, value) pairs, in reading order (the workspace is added by the event).
+    fn facts(&self) -> Vec<(&'static str, String)>;
+    /// The middle of the summary line, e.g. `model m version 3 registered`.
+    fn write_summary(&self, out: &mut String) -> fmt::Result;
+    /// The template variables in snake_case, every one of them whatever the data holds (`null` when
+    /// absent): the list of known variables is read from the empty data ([`MlEvent::empty`]).
+    fn variables(&self, out: &mut dyn FnMut(&'static str, Value));
+    /// The free-form tags of the model, service or run.
+    fn tags(&self) -> Option<&Map<String, Value>> {
+        None
     }
 }
 

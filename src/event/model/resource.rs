@@ -110,7 +110,7 @@ impl Subject {
         let nonempty = |s: &&str| !s.is_empty();
         match parts.as_slice() {
             ["models", id] if nonempty(id) => {
-                let id = super::ModelId::parse(id);
+                let id = super::models::ModelId::parse(id);
                 Subject::Model {
                     name: id.name,
                     version: id.version,

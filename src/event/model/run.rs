@@ -201,4 +201,37 @@ mod tests {
         assert_eq!(changed.run_status.status(), Some(&RunStatus::Failed));
         assert_eq!(RunStatusChanged::default().run_status.status(), None);
     }
+
+    #[test]
+    fn both_run_events_write_the_run_fields_in_the_same_order() {
+        let mut tags = Map::new();
+        tags.insert("stage".into(), "prod".into());
+        let changed = RunStatusChanged {
+            experiment_id: Some("e".into()),
+            experiment_name: Some("exp".into()),
+            run_id: Some("r".into()),
+            run_type: Some("automl".into()),
+            run_status: Some(RunStatus::Failed),
+            run_tags: tags.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&changed).unwrap(),
+            r#"{"experimentId":"e","experimentName":"exp","runId":"r","runType":"automl","runStatus":"Failed","runTags":{"stage":"prod"},"runProperties":{}}"#
+        );
+        let completed = RunCompleted {
+            run_id: Some("r".into()),
+            run_tags: tags,
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&completed).unwrap(),
+            r#"{"runId":"r","runTags":{"stage":"prod"},"runProperties":{}}"#
+        );
+        let unknown = RunStatusChanged::default();
+        assert_eq!(
+            serde_json::to_string(&unknown).unwrap(),
+            r#"{"runTags":{},"runProperties":{}}"#
+        );
+    }
 }
