@@ -16,6 +16,7 @@ mod model;
 
 pub use decode::{
     decode, decode_batch, split_batch, Body, BodyError, DecodeError, Decoded, EventData, JsonPath,
+    TRIGGER_BINDING,
 };
 pub(crate) use model::format_time;
 pub use model::{

@@ -20,8 +20,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-/// The name of the trigger binding in `function.json`.
-pub(crate) const TRIGGER_BINDING: &str = "event";
+/// The name of the trigger binding in `function.json`: where [`Body::Invocation`](super::Body::Invocation)
+/// looks for the event first.
+pub const TRIGGER_BINDING: &str = "event";
 
 /// The events of an invocation body, with paths from the body's root (`$.Data.event...`).
 pub(super) fn decode(body: &[u8]) -> Result<Vec<Decoded<'_>>, BodyError<'_>> {

@@ -27,6 +27,7 @@ pub use body::{Body, BodyError, Decoded};
 pub use data::EventData;
 pub use error::{DecodeError, JsonPath};
 pub use events::{decode_batch, split_batch};
+pub use invocation::TRIGGER_BINDING;
 pub(crate) use one_pass::EventSeed;
 pub(crate) use parse::{parse_borrowed, parse_str};
 pub(crate) use wire::Str;
