@@ -173,9 +173,17 @@ impl<'de, T: EventData> DeserializeSeed<'de> for DataSeed<'_, T> {
 
 /// Reads an optional string member; JSON `null` means unset (CloudEvents' rule, applied to both schemas).
 fn string_member(value: Option<Scalar<'_>>, name: &str) -> Result<Option<String>, DecodeError> {
+    Ok(str_member(value, name)?.map(Cow::into_owned))
+}
+
+/// [`string_member`] still borrowed from the input: for members read, not kept.
+fn str_member<'a>(
+    value: Option<Scalar<'a>>,
+    name: &str,
+) -> Result<Option<Cow<'a, str>>, DecodeError> {
     match value {
         None | Some(Scalar::Other(Value::Null)) => Ok(None),
-        Some(Scalar::Str(s)) => Ok(Some(s.into_owned())),
+        Some(Scalar::Str(s)) => Ok(Some(s)),
         Some(Scalar::Other(other)) => Err(DecodeError::new(
             JsonPath::root().key(name),
             format!("`{name}` must be a string, found {}", type_name(&other)),
@@ -201,7 +209,8 @@ fn time_member(
     value: Option<Scalar<'_>>,
     name: &str,
 ) -> Result<Option<DateTime<FixedOffset>>, DecodeError> {
-    match string_member(value, name)? {
+    // Parsed where it stands: the text itself is not kept.
+    match str_member(value, name)? {
         None => Ok(None),
         Some(text) => parse_time(&text)
             .map(Some)
