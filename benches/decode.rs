@@ -1,10 +1,11 @@
 //! Decoding benchmarks: each of the five Azure ML events in both schemas (the ten seed fixtures of the
-//! Azure docs page), a 100-event mixed batch, and the same bytes parsed into `serde_json::Value` as the
-//! yardstick. Budget: typed decoding is no slower than parsing into a `Value`.
+//! Azure docs page), a 100-event mixed batch and a Functions invocation through `decode`, and the same
+//! bytes parsed into `serde_json::Value` as the yardstick. Budget: typed decoding is no slower than
+//! parsing into a `Value`.
 //!
 //! `cargo bench --bench decode` (see BENCHMARKS.md).
 
-use aml_events::event::{decode_batch, split_batch, Event, MlEvent};
+use aml_events::event::{decode, split_batch, Body, Event, MlEvent};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::Value;
 use std::hint::black_box;
@@ -87,17 +88,17 @@ fn single_events(c: &mut Criterion) {
 
 fn batch(c: &mut Criterion) {
     let body = mixed_batch(100);
-    let decoded = decode_batch::<MlEvent>(&body).expect("the batch decodes");
+    let decoded = decode(Body::Events(body.as_bytes())).expect("the batch decodes");
     assert_eq!(decoded.len(), 100);
     assert!(
-        decoded.iter().all(Result::is_ok),
+        decoded.iter().all(|d| d.event.is_ok()),
         "every batch element decodes"
     );
 
     let mut group = c.benchmark_group("decode/batch-100-mixed");
     group.throughput(Throughput::Elements(100));
     group.bench_function("typed", |b| {
-        b.iter(|| decode_batch::<MlEvent>(black_box(&body)).unwrap())
+        b.iter(|| decode(Body::Events(black_box(body.as_bytes()))).unwrap())
     });
     group.bench_function("value", |b| {
         b.iter(|| serde_json::from_str::<Value>(black_box(&body)).unwrap())
@@ -105,5 +106,26 @@ fn batch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_events, batch);
+/// The Functions host's invocation of the ModelDeployed seed, its data repeated in `Metadata` as the
+/// host sends it: the event decoded where it stands, `Metadata` skipped.
+fn invocation(c: &mut Criterion) {
+    let event = event_text(SEEDS[1].1);
+    let data = serde_json::from_str::<Value>(event).expect("JSON")["data"].to_string();
+    let body = format!(
+        r#"{{"Data":{{"event":{event}}},"Metadata":{{"data":{data},"sys":{{"MethodName":"MlWorkspaceEvents"}}}}}}"#
+    );
+    let decoded = decode(Body::Invocation(body.as_bytes())).expect("an invocation");
+    assert!(decoded[0].event.is_ok(), "the invocation's event decodes");
+    let mut group = c.benchmark_group("decode/invocation/model-deployed");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("typed", |b| {
+        b.iter(|| decode(Body::Invocation(black_box(body.as_bytes()))).unwrap())
+    });
+    group.bench_function("value", |b| {
+        b.iter(|| serde_json::from_str::<Value>(black_box(&body)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, single_events, batch, invocation);
 criterion_main!(benches);

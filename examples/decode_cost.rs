@@ -14,12 +14,14 @@
 //! ```
 //!
 //! Modes: `typed` (`Event::<MlEvent>::from_json` of the fixture's first event, then drop), `value`
-//! (`serde_json::from_str::<Value>` of the same bytes, then drop), `invoke` (the Functions door with
+//! (`serde_json::from_str::<Value>` of the same bytes, then drop), `events` (`decode(Body::Events)` of
+//! the whole fixture file), `invocation` (`decode(Body::Invocation)` of the body `invoke` sends, the
+//! decoding alone), `invoke` (the Functions door with
 //! the shipped `hooks.toml` and the handler's JSON log lines, formatted and discarded; each iteration
 //! gets a fresh event id), `invoke-nolog` (the same without a subscriber).
 
 use aml_events::door::functions::FunctionsDoor;
-use aml_events::event::{split_batch, Event, MlEvent};
+use aml_events::event::{decode, split_batch, Body, Event, MlEvent};
 use aml_events::hooks::config::HooksConfig;
 use aml_events::pipeline::Pipeline;
 use aml_events::telemetry::{Discard, JsonLines};
@@ -51,6 +53,17 @@ fn main() {
                 );
             }
         }
+        "events" => {
+            for _ in 0..n {
+                black_box(decode(Body::Events(black_box(whole.as_bytes()))).expect("decodes"));
+            }
+        }
+        "invocation" => {
+            let body = invocation_body(&event, 0);
+            for _ in 0..n {
+                black_box(decode(Body::Invocation(black_box(&body))).expect("decodes"));
+            }
+        }
         "invoke" | "invoke-nolog" => invoke(&event, mode == "invoke", n, dry),
         other => panic!("unknown mode {other}"),
     }
@@ -72,19 +85,20 @@ fn invoke(event: &str, logs: bool, n: usize, dry: bool) {
         .enable_all()
         .build()
         .expect("runtime");
-    // As the host sends it: the event at Data.event, its data again at Metadata.data.
-    let data = serde_json::from_str::<serde_json::Value>(event).expect("JSON")["data"].to_string();
-    let bodies: Vec<Vec<u8>> = (0..n)
-        .map(|i| {
-            let fresh = event.replacen('{', &format!("{{\"x-bench\":{i},"), 1);
-            format!(
-                r#"{{"Data":{{"event":{fresh}}},"Metadata":{{"data":{data},"sys":{{"MethodName":"MlWorkspaceEvents","UtcNow":"2026-01-01T00:00:00Z","RandGuid":"x"}}}}}}"#
-            )
-            .into_bytes()
-        })
-        .collect();
+    let bodies: Vec<Vec<u8>> = (0..n).map(|i| invocation_body(event, i)).collect();
     for body in bodies.iter().filter(|_| !dry) {
         let (status, response) = runtime.block_on(door.invoke(&core, "MlWorkspaceEvents", body));
         black_box((status, serde_json::to_vec(&response).expect("serialises")));
     }
+}
+
+/// As the host sends it: the event at Data.event (with a fresh member `x-bench`, so that dedupe sees a
+/// new event each time), its data again at Metadata.data.
+fn invocation_body(event: &str, i: usize) -> Vec<u8> {
+    let data = serde_json::from_str::<serde_json::Value>(event).expect("JSON")["data"].to_string();
+    let fresh = event.replacen('{', &format!("{{\"x-bench\":{i},"), 1);
+    format!(
+        r#"{{"Data":{{"event":{fresh}}},"Metadata":{{"data":{data},"sys":{{"MethodName":"MlWorkspaceEvents","UtcNow":"2026-01-01T00:00:00Z","RandGuid":"x"}}}}}}"#
+    )
+    .into_bytes()
 }

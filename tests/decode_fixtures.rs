@@ -3,14 +3,15 @@
 
 mod support;
 
-use aml_events::event::{decode_batch, Event, EventKind, MlEvent, RunStatus, Schema};
+use aml_events::event::{decode, Body, Event, EventKind, MlEvent, RunStatus, Schema};
 use support::{expected_facts, fixture, good_fixtures};
 
 fn decode_all(name: &str) -> Vec<Event<MlEvent>> {
-    decode_batch::<MlEvent>(&fixture(name))
+    let text = fixture(name);
+    decode(Body::Events(text.as_bytes()))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
         .into_iter()
-        .map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}")))
+        .map(|d| d.event.unwrap_or_else(|e| panic!("{name}: {e}")))
         .collect()
 }
 

@@ -5,7 +5,7 @@ mod support;
 
 use aml_events::door::functions::FunctionsDoor;
 use aml_events::door::webhook::WebhookDoor;
-use aml_events::event::{decode_batch, Event, MlEvent};
+use aml_events::event::{decode, decode_batch, Body, Event, MlEvent};
 use aml_events::pipeline::Pipeline;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -159,6 +159,26 @@ proptest! {
         invocation.extend_from_slice(&bytes);
         invocation.extend_from_slice(b"}}");
         check_doors(&rt, &invocation)?;
+    }
+
+    #[test]
+    fn every_event_that_fails_to_decode_keeps_its_text(value in arb_json()) {
+        let text = value.to_string();
+        let invocation = json!({"Data": {"event": value}}).to_string();
+        let quoted = json!({"Data": {"event": text}}).to_string();
+        for body in [
+            Body::Events(text.as_bytes()),
+            Body::Invocation(invocation.as_bytes()),
+            Body::Invocation(quoted.as_bytes()),
+        ] {
+            if let Ok(decoded) = decode(body) {
+                for item in decoded {
+                    if let Err(error) = &item.event {
+                        prop_assert!(!item.raw.is_empty(), "{error} without its text in {body:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

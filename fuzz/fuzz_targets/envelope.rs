@@ -1,11 +1,13 @@
-//! Arbitrary bytes as event JSON: `Event::from_json` and `decode_batch` must never panic, and every
-//! decoded event must answer its accessors and serialise to JSON that parses again.
+//! Arbitrary bytes as an events body (`decode(Body::Events)`, `Event::from_json`, `decode_batch`) or,
+//! after `ce:`, as a CloudEvents binary-mode request (`decode(Body::Binary)`): nothing may panic, every
+//! decoded event must answer its accessors and serialise to JSON that parses again, and every event
+//! that fails keeps its text.
 //!
 //! With `AML_FUZZ_ROUNDTRIP=1` it also checks that a decoded event, written back, decodes to the same
 //! event (off by default: a stricter property than "never panics").
 #![no_main]
 
-use aml_events::event::{decode_batch, Event, MlEvent, Schema};
+use aml_events::event::{decode, decode_batch, Body, Decoded, Event, MlEvent, Schema};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -47,7 +49,56 @@ fn exercise(event: &Event<MlEvent>) {
     }
 }
 
+fn exercise_all(decoded: &[Decoded<'_>]) {
+    for item in decoded {
+        match &item.event {
+            Ok(event) => exercise(event),
+            Err(error) => {
+                let _ = error.to_string();
+                assert!(
+                    !item.raw.is_empty(),
+                    "an undecodable event without its text: {error}"
+                );
+            }
+        }
+    }
+}
+
+/// `ce:` then `name: value` lines up to an empty line, then the data.
+fn binary(input: &[u8]) {
+    let text = String::from_utf8_lossy(input);
+    let (head, _) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let data = input
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(&[][..], |at| &input[at + 2..]);
+    let mut content_type = None;
+    let mut attributes = Vec::new();
+    for line in head.lines() {
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "content-type" => content_type = Some(value.trim().to_owned()),
+            _ => attributes.push((name, value.trim().to_owned())),
+        }
+    }
+    let body = Body::Binary {
+        attributes: &attributes,
+        content_type: content_type.as_deref(),
+        data,
+    };
+    if let Ok(decoded) = decode(body) {
+        exercise_all(&decoded);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    if let Some(rest) = data.strip_prefix(b"ce:") {
+        return binary(rest);
+    }
+    if let Ok(decoded) = decode(Body::Events(data)) {
+        exercise_all(&decoded);
+    }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -1,10 +1,12 @@
-//! Arbitrary bytes as the Functions host's invocation body, through `FunctionsDoor::invoke` with the
+//! Arbitrary bytes as the Functions host's invocation body, through `decode(Body::Invocation)` (every
+//! event that fails keeps its text) and `FunctionsDoor::invoke` with the
 //! default core (the embedded `log-ml-events` hook and an in-memory dedupe store: no network I/O).
 //! The answer must serialise to JSON that parses, and, since the default hook cannot fail, be a 200.
 #![no_main]
 
 use aml_events::core::Core;
 use aml_events::door::functions::FunctionsDoor;
+use aml_events::event::{decode, Body};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -31,6 +33,16 @@ fn harness() -> &'static Harness {
 }
 
 fuzz_target!(|body: &[u8]| {
+    if let Ok(decoded) = decode(Body::Invocation(body)) {
+        for item in &decoded {
+            if let Err(error) = &item.event {
+                assert!(
+                    !item.raw.is_empty(),
+                    "an undecodable event without its text: {error}"
+                );
+            }
+        }
+    }
     let h = harness();
     // The first byte picks the door (with or without a poison output binding); the body is the rest
     // but also the whole input, so seeds that are plain invocation bodies work unchanged.

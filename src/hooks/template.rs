@@ -5,89 +5,28 @@
 //! `{{ ... }}` inside a model name is printed, not evaluated. Templates whose name ends in `.json`
 //! (webhook bodies) auto-escape as JSON: `{{ model_name }}` writes a quoted, escaped JSON string.
 
-use crate::event::{format_time, Event, EventKind, MlEvent};
+use crate::event::{format_time, Event, EventKind, MlEvent, Workspace};
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
 /// Instructions one render may spend before it is stopped.
 pub const FUEL: u64 = 100_000;
 
-/// Variables every event has.
-const ENVELOPE: &[&str] = &[
-    "id",
-    "type",
-    "kind",
-    "subject",
-    "time",
-    "source",
-    "schema",
-    "workspace",
-    "subscription",
-    "resource_group",
-    "data",
-    "event",
-    "summary",
-    "facts",
-    "tags",
-];
-
-/// The variables of each kind's data, in snake_case.
-pub fn data_variables(kind: EventKind) -> &'static [&'static str] {
-    match kind {
-        EventKind::ModelRegistered => &[
-            "model_name",
-            "model_version",
-            "model_tags",
-            "model_properties",
-        ],
-        EventKind::ModelDeployed => &[
-            "service_name",
-            "compute_type",
-            "service_compute_type",
-            "model_ids",
-            "models",
-            "service_tags",
-            "service_properties",
-        ],
-        EventKind::RunCompleted => &[
-            "experiment_id",
-            "experiment_name",
-            "run_id",
-            "run_type",
-            "run_status",
-            "run_tags",
-            "run_properties",
-        ],
-        EventKind::RunStatusChanged => &[
-            "experiment_id",
-            "experiment_name",
-            "run_id",
-            "run_type",
-            "run_status",
-            "run_tags",
-            "run_properties",
-        ],
-        EventKind::DatasetDriftDetected => &[
-            "data_drift_id",
-            "data_drift_name",
-            "run_id",
-            "base_dataset_id",
-            "target_dataset_id",
-            "drift_coefficient",
-            "start_time",
-            "end_time",
-        ],
-        _ => &[],
-    }
-}
-
-/// Every variable a template may use for events of `kinds`.
+/// Every variable a template may use for events of `kinds`: those of the envelope and those of each
+/// kind's data, read from the same code that builds the [`context`] (for an empty event), so the list
+/// and the context cannot disagree.
 pub fn known_variables(kinds: &[EventKind]) -> BTreeSet<&'static str> {
-    let mut known: BTreeSet<&'static str> = ENVELOPE.iter().copied().collect();
+    let mut known = BTreeSet::new();
+    let mut add = |name: &'static str, _: Value| {
+        known.insert(name);
+    };
+    envelope_variables(&Event::default(), &mut add);
     for kind in kinds {
-        known.extend(data_variables(*kind));
+        if let Some(data) = MlEvent::empty(*kind).ml_data() {
+            data.variables(&mut add);
+        }
     }
     known
 }
@@ -198,105 +137,55 @@ fn opt(value: &Option<String>) -> Value {
         .map_or(Value::Null, |s| Value::String(s.clone()))
 }
 
-/// The variables the two run events share.
-fn run_context(
-    experiment_id: &Option<String>,
-    experiment_name: &Option<String>,
-    run_id: &Option<String>,
-    run_type: &Option<String>,
-    run_status: Option<&str>,
-    run_tags: &Map<String, Value>,
-    run_properties: &Map<String, Value>,
-) -> Value {
-    json!({
-        "experiment_id": opt(experiment_id),
-        "experiment_name": opt(experiment_name),
-        "run_id": opt(run_id),
-        "run_type": opt(run_type),
-        "run_status": run_status,
-        "run_tags": run_tags,
-        "run_properties": run_properties,
-    })
-}
-
-/// The template variables of `event`: the envelope and the kind's data in snake_case.
-pub fn context(event: &Event<MlEvent>) -> Value {
+/// The variables every event has.
+fn envelope_variables(event: &Event<MlEvent>, out: &mut dyn FnMut(&'static str, Value)) {
     let workspace = event.workspace();
     let facts: Map<String, Value> = event
         .facts()
         .into_iter()
         .map(|(k, v)| (k.to_owned(), Value::String(v)))
         .collect();
-    let mut ctx = json!({
-        "id": event.id,
-        "type": event.event_type,
-        "kind": event.kind().short_name(),
-        "subject": opt(&event.subject),
-        "time": event.time.as_ref().map(format_time),
-        "source": opt(&event.source),
-        "schema": event.schema,
-        "workspace": workspace.as_ref().map(|w| w.workspace.clone()),
-        "subscription": workspace.as_ref().map(|w| w.subscription.clone()),
-        "resource_group": workspace.as_ref().map(|w| w.resource_group.clone()),
-        "data": event.data,
-        "event": event,
-        "summary": event.summary(),
-        "facts": facts,
-        "tags": event.data.tags().cloned().unwrap_or_default(),
-    });
-    let data = match &event.data {
-        MlEvent::ModelRegistered(d) => json!({
-            "model_name": opt(&d.model_name),
-            "model_version": opt(&d.model_version),
-            "model_tags": d.model_tags,
-            "model_properties": d.model_properties,
-        }),
-        MlEvent::ModelDeployed(d) => {
-            let ids = d.model_ids();
-            json!({
-                "service_name": opt(&d.service_name),
-                "compute_type": opt(&d.service_compute_type),
-                "service_compute_type": opt(&d.service_compute_type),
-                "model_ids": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "models": ids,
-                "service_tags": d.service_tags,
-                "service_properties": d.service_properties,
-            })
-        }
-        MlEvent::RunCompleted(d) => run_context(
-            &d.experiment_id,
-            &d.experiment_name,
-            &d.run_id,
-            &d.run_type,
-            Some("Completed"),
-            &d.run_tags,
-            &d.run_properties,
-        ),
-        MlEvent::RunStatusChanged(d) => run_context(
-            &d.experiment_id,
-            &d.experiment_name,
-            &d.run_id,
-            &d.run_type,
-            d.run_status.as_ref().map(|s| s.as_str()),
-            &d.run_tags,
-            &d.run_properties,
-        ),
-        MlEvent::DatasetDriftDetected(d) => json!({
-            "data_drift_id": opt(&d.data_drift_id),
-            "data_drift_name": opt(&d.data_drift_name),
-            "run_id": opt(&d.run_id),
-            "base_dataset_id": opt(&d.base_dataset_id),
-            "target_dataset_id": opt(&d.target_dataset_id),
-            "drift_coefficient": d.drift_coefficient,
-            "start_time": d.start_time.as_ref().map(format_time),
-            "end_time": d.end_time.as_ref().map(format_time),
-        }),
-        _ => json!({}),
+    let part = |part: fn(&Workspace) -> &String| {
+        workspace
+            .as_ref()
+            .map_or(Value::Null, |w| Value::String(part(w).clone()))
     };
-    if let (Value::Object(ctx), Value::Object(data)) = (&mut ctx, data) {
-        ctx.extend(data);
+    out("id", Value::String(event.id.clone()));
+    out("type", Value::String(event.event_type.clone()));
+    out("kind", Value::from(event.kind().short_name()));
+    out("subject", opt(&event.subject));
+    let time = event.time.as_ref().map(format_time);
+    out("time", time.map_or(Value::Null, Value::String));
+    out("source", opt(&event.source));
+    out(
+        "schema",
+        serde_json::to_value(event.schema).unwrap_or_default(),
+    );
+    out("workspace", part(|w| &w.workspace));
+    out("subscription", part(|w| &w.subscription));
+    out("resource_group", part(|w| &w.resource_group));
+    out(
+        "data",
+        serde_json::to_value(&event.data).unwrap_or_default(),
+    );
+    out("event", serde_json::to_value(event).unwrap_or_default());
+    out("summary", Value::String(event.summary()));
+    out("facts", Value::Object(facts));
+    let tags = event.data.tags().cloned().unwrap_or_default();
+    out("tags", Value::Object(tags));
+}
+
+/// The template variables of `event`: the envelope and the kind's data in snake_case.
+pub fn context(event: &Event<MlEvent>) -> Value {
+    let mut ctx = Map::new();
+    let mut add = |name: &'static str, value: Value| {
+        ctx.insert(name.to_owned(), value);
+    };
+    envelope_variables(event, &mut add);
+    if let Some(data) = event.data.ml_data() {
+        data.variables(&mut add);
     }
-    ctx
+    Value::Object(ctx)
 }
 
 #[cfg(test)]
@@ -304,6 +193,7 @@ mod tests {
     use super::*;
     use crate::event::{decode_batch, Schema};
     use crate::samples::sample;
+    use serde_json::json;
 
     fn event(kind: EventKind) -> Event<MlEvent> {
         decode_batch::<MlEvent>(sample(kind, Schema::EventGrid).unwrap())
@@ -425,5 +315,48 @@ mod tests {
         let (some, _) = compile("{{ subject }}", &[EventKind::ModelDeployed]);
         assert_eq!(empty, some.render("nope", &deployed).unwrap_err());
         assert!(empty.contains("\"nope\""), "{empty}");
+    }
+
+    #[test]
+    fn the_variable_list_and_the_context_agree_on_every_fixture() {
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut kinds_seen = BTreeSet::new();
+        for (path, raw) in crate::event::fixture_events() {
+            let Ok(event) = Event::<MlEvent>::from_json(&raw) else {
+                continue;
+            };
+            let known = known_variables(&[event.kind()]);
+            let Value::Object(ctx) = context(&event) else {
+                panic!("{}: the context is not an object", path.display())
+            };
+            for name in ctx.keys() {
+                assert!(
+                    known.contains(name.as_str()),
+                    "{}: `{name}` is not listed",
+                    path.display()
+                );
+            }
+            for name in &known {
+                assert!(
+                    ctx.contains_key(*name),
+                    "{}: `{name}` is listed but absent",
+                    path.display()
+                );
+            }
+            seen.extend(ctx.into_iter().map(|(name, _)| name));
+            kinds_seen.insert(event.kind().short_name());
+        }
+        let all = known_variables(&EventKind::NAMED);
+        let missing: Vec<_> = all.iter().filter(|v| !seen.contains(**v)).collect();
+        assert!(
+            missing.is_empty(),
+            "listed but in no fixture's context: {missing:?}"
+        );
+        for kind in EventKind::ML {
+            assert!(
+                kinds_seen.contains(kind.short_name()),
+                "no fixture of {kind}"
+            );
+        }
     }
 }

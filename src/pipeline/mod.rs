@@ -7,9 +7,7 @@
 //! event), *handshake* (an Event Grid subscription validation, which only the webhook door answers)
 //! or *rejected* (undecodable: retrying cannot help).
 
-mod interim;
-
-pub use interim::{decode, Body, BodyError, Decoded, TRIGGER_BINDING};
+pub use crate::event::{decode, Body, BodyError, Decoded, TRIGGER_BINDING};
 
 use crate::event::{DecodeError, Event, MlEvent, SubscriptionValidation};
 use crate::hooks::{Dispatcher, Outcome};
