@@ -205,7 +205,8 @@ impl WebhookDoor {
                     tenant.trim().to_owned(),
                     var("AML_EVENTS_ENTRA_JWKS_URL"),
                     issuers,
-                )?));
+                )
+                .map_err(|e| e.to_string())?));
             }
             (None, None) => {}
             _ => {
