@@ -154,6 +154,15 @@ async fn only_valid_event_grid_tokens_are_accepted() {
         ),
         ("alg none", Some(alg_none), 401),
         ("garbage", Some("not.a.jwt".to_owned()), 401),
+        ("no expiry", token(with("exp", Value::Null)), 401),
+        ("no audience", token(with("aud", Value::Null)), 401),
+        ("no issuer", token(with("iss", Value::Null)), 401),
+        (
+            "issuer array",
+            token(with("iss", json!([v1_issuer, other_issuer]))),
+            401,
+        ),
+        ("exp not a number", token(with("exp", json!("never"))), 401),
         // An `exp` near 2^64 must not wrap around when the leeway is added.
         ("exp near 2^64", token(with("exp", json!(u64::MAX))), 200),
     ];
