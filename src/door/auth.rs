@@ -9,7 +9,7 @@
 //! cannot be fetched the answer is 503, not 401: Event Grid retries a 503 but drops a 401.
 //!
 //! `jsonwebtoken` parses the token and checks its claims; the signature is checked with `ring`, the
-//! crypto rustls already links, through a small crypto provider ([`ring_jwt`]) instead of either of
+//! crypto rustls already links, through a small crypto provider (`ring_jwt`) instead of either of
 //! the crate's own (why: there).
 
 use jsonwebtoken::errors::ErrorKind;

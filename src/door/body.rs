@@ -6,7 +6,7 @@
 //! beyond the limit is ever buffered.
 //!
 //! An oversized body is still read to its end and dropped before the 413 is answered, up to
-//! [`drain_bound`] bytes in all and [`DRAIN_TIME`] (no more than [`DRAIN_IDLE`] between two pieces).
+//! `drain_bound(limit)` bytes in all and `DRAIN_TIME` (no more than `DRAIN_IDLE` between two pieces).
 //! hyper closes a connection whose request body was left unread, and a client that sends its whole body
 //! before reading (Python's `http.client`, and Event Grid) then sees a reset instead of the 413: 20 of 20
 //! tries with a 5 MB invocation, about 1 in 20 with a 1.7 MB webhook batch, before this was done. For
