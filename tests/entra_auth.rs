@@ -154,6 +154,17 @@ async fn only_valid_event_grid_tokens_are_accepted() {
         ),
         ("alg none", Some(alg_none), 401),
         ("garbage", Some("not.a.jwt".to_owned()), 401),
+        ("no expiry", token(with("exp", Value::Null)), 401),
+        ("no audience", token(with("aud", Value::Null)), 401),
+        ("no issuer", token(with("iss", Value::Null)), 401),
+        (
+            "issuer array",
+            token(with("iss", json!([v1_issuer, other_issuer]))),
+            401,
+        ),
+        ("exp not a number", token(with("exp", json!("never"))), 401),
+        // An `exp` near 2^64 must not wrap around when the leeway is added.
+        ("exp near 2^64", token(with("exp", json!(u64::MAX))), 200),
     ];
     let event = fixture_events("eventgrid-model-registered.json");
     for (case, token, want) in cases {
@@ -170,8 +181,60 @@ async fn only_valid_event_grid_tokens_are_accepted() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, want, "{case}: {body}");
     }
+    // The scheme is case-insensitive (RFC 9110, section 11.1), and spaces after it are tolerated.
+    for scheme in ["BEARER ", "bearer ", "Bearer   "] {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/eventgrid", handler.base))
+            .header("aeg-event-type", "Notification")
+            .header("content-type", "application/json")
+            .header(
+                "authorization",
+                format!("{scheme}{}", sign(&key, &rs256, &good_claims())),
+            )
+            .body(Value::Array(event.clone()).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scheme:?}");
+    }
     // The JWKS was fetched once, then cached (the unknown kid does not refetch within five minutes).
     assert_eq!(jwks.requests("/keys").len(), 1);
+}
+
+#[tokio::test]
+async fn oversized_or_crowded_key_sets_are_not_trusted() {
+    let key = generate_key();
+    let jwks = Receiver::start().await;
+    // More than 100 keys: refused as a whole, though the signing key is among them.
+    let crowded: Vec<Value> = (1..=101).map(|i| jwk(&key, &format!("kid-{i}"))).collect();
+    jwks.serve_json("/crowded", &json!({ "keys": crowded }));
+    // Over 1 MiB: refused before it is parsed.
+    jwks.serve_json(
+        "/oversized",
+        &json!({"keys": [jwk(&key, "kid-1")], "padding": "x".repeat(1024 * 1024)}),
+    );
+    let token = sign(
+        &key,
+        &json!({"alg": "RS256", "kid": "kid-1"}),
+        &good_claims(),
+    );
+    for path in ["/crowded", "/oversized"] {
+        let handler = Handler::start(&[
+            ("AML_EVENTS_ENTRA_AUDIENCE", AUDIENCE),
+            ("AML_EVENTS_ENTRA_TENANT", TENANT),
+            ("AML_EVENTS_ENTRA_JWKS_URL", &jwks.url(path)),
+        ])
+        .await;
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/eventgrid", handler.base))
+            .header("aeg-event-type", "Notification")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Value::Array(fixture_events("eventgrid-model-registered.json")).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503, "{path}");
+    }
 }
 
 #[tokio::test]
