@@ -1,7 +1,8 @@
 //! Hooks end to end: the built handler, a hooks.toml, and a real HTTP receiver on 127.0.0.1.
 
-#[path = "support/receiver.rs"]
+#[path = "it/support/receiver.rs"]
 mod receiver;
+#[path = "it/support/mod.rs"]
 mod support;
 
 use receiver::{Behaviour, Receiver};

@@ -3,11 +3,12 @@
 //! several instances, at most one delivery per event and hook, no silent loss while Redis is down).
 #![cfg(feature = "redis")]
 
+#[path = "it/support/mod.rs"]
 mod support;
 
-#[path = "support/receiver.rs"]
+#[path = "it/support/receiver.rs"]
 mod receiver;
-#[path = "support/redis.rs"]
+#[path = "it/support/redis.rs"]
 mod redis_support;
 
 use aml_events::hooks::dedupe::{Claim, DedupeStore, Lease, RedisStore, StoreError};

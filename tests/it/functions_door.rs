@@ -1,13 +1,11 @@
 //! End to end: the built `handler` binary, started and called exactly as the Azure Functions host does.
 
-mod support;
-
-use serde_json::{json, Value};
-use std::time::Duration;
-use support::{
+use crate::support::{
     chunk, chunked_head, expected_facts, fixture_events, good_fixtures, invocation,
     invocation_string_encoded, read_response, Handler,
 };
+use serde_json::{json, Value};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 const FUNCTION: &str = "MlWorkspaceEvents";

@@ -2,11 +2,9 @@
 //! the answers table with an error that names the problem (and its path when there is one), and the
 //! process keeps serving.
 
-mod support;
-
+use crate::support::{fixture_events, invocation, Handler};
 use serde_json::{json, Value};
 use std::path::Path;
-use support::{fixture_events, invocation, Handler};
 use tokio::io::AsyncWriteExt;
 
 /// (file under tests/fixtures/bad, webhook status, text the error must contain; `a|b` for either). The
@@ -282,7 +280,7 @@ async fn every_bad_input_gets_its_answer_and_the_handler_keeps_serving() {
             .unwrap();
         let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\naeg-event-type: Notification\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n[");
         stream.write_all(head.as_bytes()).await.unwrap();
-        let (status, _) = support::read_response(&mut stream).await;
+        let (status, _) = crate::support::read_response(&mut stream).await;
         assert_eq!(status, 413, "{path}");
     }
 

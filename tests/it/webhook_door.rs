@@ -1,12 +1,8 @@
 //! The Event Grid webhook door over real HTTP against the built binary.
 
-#[path = "support/receiver.rs"]
-mod receiver;
-mod support;
-
-use receiver::{Behaviour, Receiver};
+use crate::support::receiver::{Behaviour, Receiver};
+use crate::support::{fixture, fixture_events, Handler};
 use serde_json::{json, Value};
-use support::{fixture, fixture_events, Handler};
 
 const SEEDS: [&str; 5] = [
     "model-registered",
@@ -374,7 +370,7 @@ async fn an_exposed_door_needs_a_key_and_never_serves_invocations() {
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
         .env(
             "FUNCTIONS_CUSTOMHANDLER_PORT",
-            support::free_port().to_string(),
+            crate::support::free_port().to_string(),
         )
         .env("AML_EVENTS_BIND_ADDRESS", "0.0.0.0")
         .output()
@@ -396,7 +392,7 @@ async fn an_exposed_door_needs_a_key_and_never_serves_invocations() {
         &handler,
         "/MlWorkspaceEvents",
         &[],
-        support::invocation(&event).to_string(),
+        crate::support::invocation(&event).to_string(),
     )
     .await;
     assert_eq!(status, 404);

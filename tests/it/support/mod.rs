@@ -1,6 +1,9 @@
 //! Test support: run the built `handler` binary exactly as the Functions host does.
 #![allow(dead_code)]
 
+pub mod receiver;
+pub mod redis;
+
 use serde_json::{json, Value};
 use std::io::Read;
 use std::net::TcpListener;
