@@ -1,7 +1,6 @@
 //! Hooks end to end: the built handler, a hooks.toml, and a real HTTP receiver on 127.0.0.1.
 
-#[path = "it/support/receiver.rs"]
-mod receiver;
+use support::receiver;
 #[path = "it/support/mod.rs"]
 mod support;
 

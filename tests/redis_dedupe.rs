@@ -6,10 +6,8 @@
 #[path = "it/support/mod.rs"]
 mod support;
 
-#[path = "it/support/receiver.rs"]
-mod receiver;
-#[path = "it/support/redis.rs"]
-mod redis_support;
+use support::receiver;
+use support::redis as redis_support;
 
 use aml_events::hooks::dedupe::{Claim, DedupeStore, Lease, RedisStore, StoreError};
 use receiver::{Behaviour, Receiver};

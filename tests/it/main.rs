@@ -7,5 +7,7 @@ mod functions_door;
 mod hostile_input;
 #[cfg(feature = "lambda")]
 mod lambda_door;
+mod process;
+mod routes;
 mod support;
 mod webhook_door;
