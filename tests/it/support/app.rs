@@ -156,7 +156,9 @@ pub fn panics_on_this_thread() -> usize {
     PANICS.with(Cell::get)
 }
 
-/// The app served in this process; stops when dropped or on [`TestApp::shutdown`].
+/// The app served in this process; stops when dropped or on [`TestApp::shutdown`]. Its log capture is
+/// the thread's default subscriber while it lives: serve one app per test, or drop them in the reverse
+/// order of their creation.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub base: String,

@@ -102,7 +102,9 @@ where
     }
 }
 
-/// A running `handler` process. Its stdout and stderr are drained as it runs (a full pipe would
+/// A running `handler` process, for what needs one (see `process.rs`). It gets its port as from the
+/// host: picked with [`free_port`], released, then bound by the process, so another process may take
+/// it in between; tests that need no process use [`spawn_app`], which keeps its listener. Its stdout and stderr are drained as it runs (a full pipe would
 /// block its logging) and handed over by [`Handler::wait`].
 pub struct Handler {
     child: Option<Child>,
