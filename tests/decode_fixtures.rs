@@ -1,6 +1,7 @@
 //! Every fixture decodes, round-trips (decode, serialise, decode, compare), and yields the typed values
 //! the lenient rules promise.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use aml_events::event::{decode, Body, Event, EventKind, MlEvent, RunStatus, Schema};

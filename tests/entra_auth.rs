@@ -1,8 +1,8 @@
 //! Microsoft Entra ID bearer tokens on the webhook door, against a JWKS served on 127.0.0.1 with RSA
 //! keys generated for the test run.
 
-#[path = "support/receiver.rs"]
-mod receiver;
+use support::receiver;
+#[path = "it/support/mod.rs"]
 mod support;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

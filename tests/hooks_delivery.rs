@@ -2,8 +2,8 @@
 //! exact messages; retries, backoff, `Retry-After` and the deadline in process, through the same
 //! configuration and dispatcher with an in-process transport under paused time (no socket, no waiting).
 
-#[path = "support/receiver.rs"]
-mod receiver;
+use support::receiver;
+#[path = "it/support/mod.rs"]
 mod support;
 
 use receiver::{Behaviour, Receiver};

@@ -1,6 +1,7 @@
 //! Property tests: arbitrary and mutated JSON through the decoder and through both doors in-process
 //! never panics and always yields a well-formed answer.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use aml_events::door::functions::FunctionsDoor;

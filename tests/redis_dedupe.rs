@@ -3,12 +3,11 @@
 //! several instances, at most one delivery per event and hook, no silent loss while Redis is down).
 #![cfg(feature = "redis")]
 
+#[path = "it/support/mod.rs"]
 mod support;
 
-#[path = "support/receiver.rs"]
-mod receiver;
-#[path = "support/redis.rs"]
-mod redis_support;
+use support::receiver;
+use support::redis as redis_support;
 
 use aml_events::hooks::dedupe::{Claim, DedupeStore, Lease, RedisStore, StoreError};
 use receiver::{Behaviour, Receiver};

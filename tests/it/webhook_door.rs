@@ -1,12 +1,8 @@
-//! The Event Grid webhook door over real HTTP against the built binary.
+//! The Event Grid webhook door over real HTTP, with the app served in this process.
 
-#[path = "support/receiver.rs"]
-mod receiver;
-mod support;
-
-use receiver::{Behaviour, Receiver};
+use crate::support::receiver::{Behaviour, Receiver};
+use crate::support::{fixture, fixture_events, spawn_app, TestApp};
 use serde_json::{json, Value};
-use support::{fixture, fixture_events, Handler};
 
 const SEEDS: [&str; 5] = [
     "model-registered",
@@ -16,23 +12,15 @@ const SEEDS: [&str; 5] = [
     "dataset-drift-detected",
 ];
 
-/// A handler with one webhook hook for every ML event, pointing at `receiver`'s `/hook`.
-async fn handler(receiver: &Receiver, env: &[(&str, &str)]) -> (Handler, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let hooks = dir.path().join("hooks.toml");
-    std::fs::write(
-        &hooks,
-        "[[hooks]]\nname = \"notify\"\nevents = [\"*\"]\naction = \"webhook\"\nurl = \"${env:HOOK_URL}\"\nretries = 0\n",
-    )
-    .unwrap();
+/// The hooks file of these tests: one webhook hook for every ML event, to `${env:HOOK_URL}`.
+pub(crate) const NOTIFY_HOOK: &str = "[[hooks]]\nname = \"notify\"\nevents = [\"*\"]\naction = \"webhook\"\nurl = \"${env:HOOK_URL}\"\nretries = 0\n";
+
+/// An app with [`NOTIFY_HOOK`] pointing at `receiver`'s `/hook`.
+async fn handler(receiver: &Receiver, env: &[(&str, &str)]) -> TestApp {
     let hook_url = receiver.url("/hook");
-    let hooks_path = hooks.to_string_lossy().into_owned();
-    let mut all = vec![
-        ("HOOK_URL", hook_url.as_str()),
-        ("AML_EVENTS_HOOKS", hooks_path.as_str()),
-    ];
+    let mut all = vec![("HOOK_URL", hook_url.as_str())];
     all.extend_from_slice(env);
-    (Handler::start_in(dir.path(), &all).await, dir)
+    spawn_app(&all, Some(NOTIFY_HOOK)).await
 }
 
 fn seed(schema: &str, name: &str, id: &str) -> Value {
@@ -42,7 +30,7 @@ fn seed(schema: &str, name: &str, id: &str) -> Value {
 }
 
 async fn post(
-    handler: &Handler,
+    handler: &TestApp,
     path_and_query: &str,
     headers: &[(&str, &str)],
     body: impl Into<reqwest::Body>,
@@ -68,7 +56,7 @@ const NOTIFY: [(&str, &str); 2] = [
 #[tokio::test]
 async fn the_subscription_validation_handshake_echoes_the_code() {
     let receiver = Receiver::start().await;
-    let (handler, _dir) = handler(&receiver, &[]).await;
+    let handler = handler(&receiver, &[]).await;
     let (status, _, body) = post(
         &handler,
         "/api/eventgrid",
@@ -88,46 +76,9 @@ async fn the_subscription_validation_handshake_echoes_the_code() {
 }
 
 #[tokio::test]
-async fn the_cloudevents_options_handshake_grants_event_grid() {
-    let receiver = Receiver::start().await;
-    let (handler, _dir) = handler(&receiver, &[("AML_EVENTS_WEBHOOK_KEY", "k1")]).await;
-    let client = reqwest::Client::new();
-    let response = client
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/eventgrid", handler.base),
-        )
-        .header("WebHook-Request-Origin", "eventgrid.azure.net")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "OPTIONS needs no key");
-    assert_eq!(
-        response.headers()["webhook-allowed-origin"],
-        "eventgrid.azure.net"
-    );
-    assert_eq!(response.headers()["webhook-allowed-rate"], "*");
-    assert_eq!(response.headers()["allow"], "POST, OPTIONS");
-    let response = client
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/eventgrid", handler.base),
-        )
-        .header("WebHook-Request-Origin", "evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.headers()["webhook-allowed-origin"],
-        "eventgrid.azure.net",
-        "only Event Grid is granted"
-    );
-}
-
-#[tokio::test]
 async fn both_schemas_single_and_batched_are_handled() {
     let receiver = Receiver::start().await;
-    let (handler, _dir) = handler(&receiver, &[]).await;
+    let handler = handler(&receiver, &[]).await;
 
     // Event Grid schema, one event (always an array on the wire).
     let (status, _, body) = post(
@@ -189,7 +140,7 @@ async fn both_schemas_single_and_batched_are_handled() {
 #[tokio::test]
 async fn cloudevents_binary_mode_is_read_from_headers() {
     let receiver = Receiver::start().await;
-    let (handler, _dir) = handler(&receiver, &[]).await;
+    let handler = handler(&receiver, &[]).await;
     let data = seed("eventgrid", "model-deployed", "x")["data"].clone();
     let (status, _, _) = post(
         &handler,
@@ -227,7 +178,7 @@ async fn cloudevents_binary_mode_is_read_from_headers() {
 #[tokio::test]
 async fn unsubscribe_is_acknowledged() {
     let receiver = Receiver::start().await;
-    let (handler, _dir) = handler(&receiver, &[]).await;
+    let handler = handler(&receiver, &[]).await;
     let (status, _, _) = post(
         &handler,
         "/api/eventgrid",
@@ -242,7 +193,7 @@ async fn unsubscribe_is_acknowledged() {
 #[tokio::test]
 async fn keys_are_required_when_configured() {
     let receiver = Receiver::start().await;
-    let (handler, _dir) = handler(
+    let handler = handler(
         &receiver,
         &[("AML_EVENTS_WEBHOOK_KEY", "old-key-1,new-key-2")],
     )
@@ -275,7 +226,7 @@ async fn keys_are_required_when_configured() {
 #[tokio::test]
 async fn bad_bodies_are_rejected_with_the_index_and_path() {
     let receiver = Receiver::start().await;
-    let (handler, _dir) = handler(&receiver, &[]).await;
+    let handler = handler(&receiver, &[]).await;
 
     let (status, _, answer) = post(&handler, "/api/eventgrid", &NOTIFY, "[{\"id\": ").await;
     assert_eq!(status, 400);
@@ -326,7 +277,7 @@ async fn bad_bodies_are_rejected_with_the_index_and_path() {
 #[tokio::test]
 async fn a_failing_hook_answers_500_and_the_redelivery_does_not_notify_twice() {
     let receiver = Receiver::start().await;
-    let (handler, _dir) = handler(&receiver, &[]).await;
+    let handler = handler(&receiver, &[]).await;
     receiver.script(
         "/hook",
         vec![Behaviour::status(200), Behaviour::status(503)],
@@ -359,7 +310,7 @@ async fn a_failing_hook_answers_500_and_the_redelivery_does_not_notify_twice() {
 #[tokio::test]
 async fn the_webhook_path_is_configurable() {
     let receiver = Receiver::start().await;
-    let (handler, _dir) = handler(&receiver, &[("AML_EVENTS_WEBHOOK_PATH", "/hooks/aml")]).await;
+    let handler = handler(&receiver, &[("AML_EVENTS_WEBHOOK_PATH", "/hooks/aml")]).await;
     let body = json!([seed("eventgrid", "model-registered", "p-1")]).to_string();
     let (status, _, _) = post(&handler, "/hooks/aml", &NOTIFY, body.clone()).await;
     assert_eq!(status, 200);
@@ -370,19 +321,14 @@ async fn the_webhook_path_is_configurable() {
 #[tokio::test]
 async fn an_exposed_door_needs_a_key_and_never_serves_invocations() {
     let receiver = Receiver::start().await;
-    // Reachable from other hosts without a key: refused at startup.
-    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
-        .env(
-            "FUNCTIONS_CUSTOMHANDLER_PORT",
-            support::free_port().to_string(),
-        )
-        .env("AML_EVENTS_BIND_ADDRESS", "0.0.0.0")
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("unprotected"));
+    // Reachable from other hosts without a key: refused at startup (the process's exit code and
+    // message: `process::an_exposed_unprotected_door_is_refused_at_startup`).
+    let refused = crate::support::build_app(&[("AML_EVENTS_BIND_ADDRESS", "0.0.0.0")], None)
+        .expect_err("an unprotected exposed door is refused");
+    assert_eq!(refused.exit_code(), 2);
+    assert!(refused.to_string().contains("unprotected"), "{refused}");
 
-    let (handler, _dir) = handler(
+    let handler = handler(
         &receiver,
         &[
             ("AML_EVENTS_BIND_ADDRESS", "0.0.0.0"),
@@ -396,7 +342,7 @@ async fn an_exposed_door_needs_a_key_and_never_serves_invocations() {
         &handler,
         "/MlWorkspaceEvents",
         &[],
-        support::invocation(&event).to_string(),
+        crate::support::invocation(&event).to_string(),
     )
     .await;
     assert_eq!(status, 404);

@@ -1,7 +1,16 @@
-//! Test support: run the built `handler` binary exactly as the Functions host does.
+//! Test support: the library's app served in this process ([`spawn_app`]), the built `handler`
+//! binary run exactly as the Functions host runs it ([`Handler`]), fixtures, and raw-socket helpers.
 #![allow(dead_code)]
 
-use serde_json::{json, Value};
+pub mod app;
+pub mod receiver;
+pub mod redis;
+
+// Not every test binary that includes this module uses all of them.
+#[allow(unused_imports)]
+pub use app::{build_app, panics_on_this_thread, spawn_app, TestApp};
+
+use serde_json::Value;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -38,15 +47,10 @@ pub fn fixture_events(name: &str) -> Vec<Value> {
     }
 }
 
-/// The body the Functions host POSTs for an Event Grid trigger named `event`.
+/// The body the Functions host POSTs for an Event Grid trigger named `event` (built where
+/// `handler send` builds it).
 pub fn invocation(event: &Value) -> Value {
-    json!({
-        "Data": {"event": event},
-        "Metadata": {
-            "data": event.get("data").cloned().unwrap_or(Value::Null),
-            "sys": {"MethodName": "MlWorkspaceEvents", "UtcNow": "2026-11-25T10:00:00.1234567Z", "RandGuid": "0f8fad5b-d9cb-469f-a165-70867728950e"}
-        }
-    })
+    aml_events::cli::invocation_body(event)
 }
 
 /// The same invocation with the event as a JSON-encoded string (a `dataType: string` binding).
@@ -65,7 +69,42 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A running `handler` process. Its stdout and stderr are drained as it runs (a full pipe would
+/// POSTs an invocation body to `{base}/{function}` with the headers the Functions host sends.
+pub async fn host_request(
+    base: &str,
+    function: &str,
+    invocation_id: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/{function}"))
+        .header("Content-Type", "application/json; charset=utf-8")
+        .header("X-Azure-Functions-InvocationId", invocation_id)
+        .header("X-Azure-Functions-HostVersion", "4.1037.0")
+        .header("User-Agent", "Azure-Functions-Host/4.1037.0")
+        .body(body)
+        .send()
+        .await
+        .expect("invocation request")
+}
+
+/// Polls `condition` every 10 ms until it holds; panics with `what` after `within`. For waiting on
+/// something to happen instead of sleeping for as long as it usually takes.
+pub async fn wait_until<F, Fut>(within: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A running `handler` process, for what needs one (see `process.rs`). It gets its port as from the
+/// host: picked with [`free_port`], released, then bound by the process, so another process may take
+/// it in between; tests that need no process use [`spawn_app`], which keeps its listener. Its stdout and stderr are drained as it runs (a full pipe would
 /// block its logging) and handed over by [`Handler::wait`].
 pub struct Handler {
     child: Option<Child>,
@@ -140,16 +179,7 @@ impl Handler {
         invocation_id: &str,
         body: impl Into<reqwest::Body>,
     ) -> reqwest::Response {
-        reqwest::Client::new()
-            .post(format!("{}/{function}", self.base))
-            .header("Content-Type", "application/json; charset=utf-8")
-            .header("X-Azure-Functions-InvocationId", invocation_id)
-            .header("X-Azure-Functions-HostVersion", "4.1037.0")
-            .header("User-Agent", "Azure-Functions-Host/4.1037.0")
-            .body(body)
-            .send()
-            .await
-            .expect("invocation request")
+        host_request(&self.base, function, invocation_id, body).await
     }
 
     /// Sends SIGTERM.
@@ -302,6 +332,27 @@ pub async fn read_response(stream: &mut tokio::net::TcpStream) -> (u16, String) 
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// Reads from `stream` up to and including the first blank line (`\r\n\r\n`): one response head,
+/// such as an interim `100 Continue`. Returns it as text.
+pub async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte))
+            .await
+            .expect("a response head within 10 s")
+            .expect("read");
+        assert!(
+            n == 1,
+            "connection closed after {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 /// The head of a chunked POST the way .NET's HttpClient sends an `ObjectContent` of unknown length.

@@ -1,21 +1,15 @@
 //! The Lambda door: API Gateway v2 (function URL) events through the same warp routes, served as
 //! `lambda_http` serves them, with no AWS and no network but the local notification receiver.
-#![cfg(feature = "lambda")]
-
-#[path = "support/receiver.rs"]
-mod receiver;
-mod support;
-
+use crate::support::receiver::{Behaviour, Receiver};
+use crate::support::{fixture, fixture_events};
 use aml_events::app::App;
 use aml_events::door::routes;
 use aml_events::hooks::config::HooksConfig;
 use aml_events::settings::Settings;
 use lambda_http::tower::ServiceExt;
 use lambda_http::IntoResponse;
-use receiver::{Behaviour, Receiver};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use support::{fixture, fixture_events};
 
 /// The app a Lambda function runs: one webhook hook to `receiver`, key `lambda-key-1`.
 fn app(receiver: &Receiver) -> Arc<App> {
@@ -118,8 +112,11 @@ async fn function_url_requests_are_served_by_the_webhook_door() {
     let invocation = function_url_event(|e| {
         e["rawPath"] = json!("/MlWorkspaceEvents");
         e["requestContext"]["http"]["path"] = json!("/MlWorkspaceEvents");
-        e["body"] =
-            json!(support::invocation(&seed("eventgrid-model-deployed.json", "l-x")).to_string());
+        e["body"] = json!(crate::support::invocation(&seed(
+            "eventgrid-model-deployed.json",
+            "l-x"
+        ))
+        .to_string());
     });
     assert_eq!(call(app.clone(), invocation).await.0, 404);
 

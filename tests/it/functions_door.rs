@@ -1,18 +1,18 @@
-//! End to end: the built `handler` binary, started and called exactly as the Azure Functions host does.
+//! The Functions door over real HTTP, called exactly as the Azure Functions host calls it, with the
+//! app served in this process (`process` runs the built binary for what needs a process).
 
-mod support;
-
+use crate::support::{
+    chunk, chunked_head, expected_facts, fixture_events, good_fixtures, invocation,
+    invocation_string_encoded, read_response, spawn_app,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{
-    chunk, chunked_head, expected_facts, fixture_events, good_fixtures, invocation,
-    invocation_string_encoded, read_response, Handler,
-};
 use tokio::io::AsyncWriteExt;
 
-const FUNCTION: &str = "MlWorkspaceEvents";
+pub(crate) const FUNCTION: &str = "MlWorkspaceEvents";
 
-async fn json_answer(response: reqwest::Response) -> (u16, Value) {
+/// Checks that an answer is JSON in the custom-handler shape and returns its status and body.
+pub(crate) async fn json_answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -31,8 +31,8 @@ async fn json_answer(response: reqwest::Response) -> (u16, Value) {
 }
 
 #[tokio::test]
-async fn every_fixture_is_decoded_and_logged_then_sigterm_exits_cleanly() {
-    let handler = Handler::start(&[]).await;
+async fn every_fixture_is_decoded_and_logged_then_shutdown_is_clean() {
+    let handler = spawn_app(&[], None).await;
     let mut calls = 0;
     for name in good_fixtures() {
         let facts = expected_facts(&name);
@@ -71,13 +71,12 @@ async fn every_fixture_is_decoded_and_logged_then_sigterm_exits_cleanly() {
     }
     assert!(calls >= 50, "{calls} invocations");
 
-    handler.terminate();
-    let (status, stdout, _stderr) = handler.wait(Duration::from_secs(15));
-    assert!(status.success(), "exit status {status:?}");
     // Under the host, logs are JSON lines; a summary line carries invocation id, event id and type.
-    let summary_line = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let logs = handler.logs().clone();
+    handler.shutdown(Duration::from_secs(15)).await;
+    let summary_line = logs
+        .json()
+        .into_iter()
         .find(|l| {
             l["message"]
                 .as_str()
@@ -94,7 +93,7 @@ async fn every_fixture_is_decoded_and_logged_then_sigterm_exits_cleanly() {
 
 #[tokio::test]
 async fn undecodable_events_are_answered_200_with_the_error_and_path() {
-    let handler = Handler::start(&[]).await;
+    let handler = spawn_app(&[], None).await;
     let ml = "Microsoft.MachineLearningServices.ModelRegistered";
     let cases: Vec<(&str, String, &str)> = vec![
         (
@@ -173,9 +172,9 @@ async fn undecodable_events_are_answered_200_with_the_error_and_path() {
         .unwrap()
         .starts_with("ModelRegistered:"));
 
-    handler.terminate();
-    let (status, _stdout, stderr) = handler.wait(Duration::from_secs(15));
-    assert!(status.success());
+    let logs = handler.logs().clone();
+    handler.shutdown(Duration::from_secs(15)).await;
+    let stderr = logs.stderr();
     // Rejections go to stderr (the host logs them as errors) with the raw event.
     assert!(
         stderr.contains("rejected an event that cannot be decoded"),
@@ -189,7 +188,7 @@ async fn undecodable_events_are_answered_200_with_the_error_and_path() {
 
 #[tokio::test]
 async fn chunked_invocations_are_read_and_limited_while_streaming() {
-    let handler = Handler::start(&[("AML_EVENTS_MAX_INVOCATION_BYTES", "65536")]).await;
+    let handler = spawn_app(&[("AML_EVENTS_MAX_INVOCATION_BYTES", "65536")], None).await;
     let event = &fixture_events("cloudevents-run-status-changed.json")[0];
     let body = invocation(event).to_string();
 
@@ -223,74 +222,4 @@ async fn chunked_invocations_are_read_and_limited_while_streaming() {
     }
     let (status, answer) = read_response(&mut stream).await;
     assert_eq!(status, 413, "{answer}");
-}
-
-#[tokio::test]
-async fn sigterm_lets_an_in_flight_invocation_finish() {
-    let handler = Handler::start(&[]).await;
-    let event = &fixture_events("eventgrid-model-deployed.json")[0];
-    let body = invocation(event).to_string();
-    let (first, second) = body.as_bytes().split_at(body.len() / 2);
-
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", handler.port))
-        .await
-        .unwrap();
-    stream
-        .write_all(chunked_head("/MlWorkspaceEvents", handler.port).as_bytes())
-        .await
-        .unwrap();
-    stream.write_all(&chunk(first)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-
-    handler.terminate();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // New connections are refused while the in-flight one is still served.
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", handler.port))
-        .await
-        .is_err());
-
-    stream.write_all(&chunk(second)).await.unwrap();
-    stream.write_all(b"0\r\n\r\n").await.unwrap();
-    let (status, answer) = read_response(&mut stream).await;
-    assert_eq!(status, 200, "{answer}");
-    assert!(answer.contains("ModelDeployed:"), "{answer}");
-    drop(stream);
-
-    let (status, _, _) = handler.wait(Duration::from_secs(15));
-    assert!(status.success(), "{status:?}");
-}
-
-#[test]
-fn a_non_numeric_port_is_a_clear_startup_error() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", "http")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("FUNCTIONS_CUSTOMHANDLER_PORT=\"http\" is not valid"),
-        "{stderr}"
-    );
-}
-
-#[tokio::test]
-async fn unknown_routes_and_methods_answer_json() {
-    let handler = Handler::start(&[]).await;
-    let client = reqwest::Client::new();
-    let answer = client
-        .put(format!("{}/{FUNCTION}", handler.base))
-        .send()
-        .await
-        .unwrap();
-    let (status, _) = json_answer(answer).await;
-    assert_eq!(status, 405);
-    let answer = client
-        .post(format!("{}/a/b", handler.base))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    let (status, _) = json_answer(answer).await;
-    assert_eq!(status, 404);
 }

@@ -1,12 +1,10 @@
-//! Hostile and malformed input through both doors of the running binary: every case gets the answer of
+//! Hostile and malformed input through both doors of the app served in this process: every case gets the answer of
 //! the answers table with an error that names the problem (and its path when there is one), and the
 //! process keeps serving.
 
-mod support;
-
+use crate::support::{fixture_events, invocation, panics_on_this_thread, spawn_app};
 use serde_json::{json, Value};
 use std::path::Path;
-use support::{fixture_events, invocation, Handler};
 use tokio::io::AsyncWriteExt;
 
 /// (file under tests/fixtures/bad, webhook status, text the error must contain; `a|b` for either). The
@@ -154,7 +152,8 @@ const NOTIFY: [(&str, &str); 2] = [
 
 #[tokio::test]
 async fn every_bad_input_gets_its_answer_and_the_handler_keeps_serving() {
-    let handler = Handler::start(&[]).await;
+    let handler = spawn_app(&[], None).await;
+    let panics_before = panics_on_this_thread();
     let invoke_url = format!("{}/MlWorkspaceEvents", handler.base);
     let webhook_url = format!("{}/api/eventgrid", handler.base);
     assert!(CASES.len() >= 39);
@@ -282,7 +281,7 @@ async fn every_bad_input_gets_its_answer_and_the_handler_keeps_serving() {
             .unwrap();
         let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\naeg-event-type: Notification\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n[");
         stream.write_all(head.as_bytes()).await.unwrap();
-        let (status, _) = support::read_response(&mut stream).await;
+        let (status, _) = crate::support::read_response(&mut stream).await;
         assert_eq!(status, 413, "{path}");
     }
 
@@ -306,10 +305,12 @@ async fn every_bad_input_gets_its_answer_and_the_handler_keeps_serving() {
     .await;
     assert_eq!(status, 200);
 
-    handler.terminate();
-    let (exit, _stdout, stderr) = handler.wait(std::time::Duration::from_secs(15));
-    assert!(exit.success(), "{exit:?}");
-    // One error line per rejected invocation event; the process never panicked.
+    let logs = handler.logs().clone();
+    handler.shutdown(std::time::Duration::from_secs(15)).await;
+    // One error line per rejected invocation event; nothing the app ran (on this test's thread)
+    // panicked.
+    assert_eq!(panics_on_this_thread(), panics_before, "the app panicked");
+    let stderr = logs.stderr();
     assert!(!stderr.contains("panicked"), "{stderr}");
     let rejections = stderr
         .matches("rejected an event that cannot be decoded")

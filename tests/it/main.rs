@@ -1,0 +1,13 @@
+//! The integration tests, one binary: one module per area, with the shared support under `support/`.
+//! Most tests serve the library's app in this process ([`support::spawn_app`]); `process` keeps the
+//! few that need the built `handler` binary (signals, exit codes, the host's view of stdout/stderr).
+
+mod function_app;
+mod functions_door;
+mod hostile_input;
+#[cfg(feature = "lambda")]
+mod lambda_door;
+mod process;
+mod routes;
+mod support;
+mod webhook_door;
