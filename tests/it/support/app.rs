@@ -170,7 +170,7 @@ pub struct TestApp {
     pub app: Arc<App>,
     logs: LogCapture,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    served: Option<tokio::task::JoinHandle<aml_events::server::Stopped>>,
     _log_scope: tracing::subscriber::DefaultGuard,
     _hooks: Option<HooksFile>,
 }
