@@ -160,7 +160,7 @@ to_ms() {
 }
 
 # load NAME BINARY: one round: starts the server, warms it up, measures, stops it; adds requests/s, p50
-# and p99 (ms) to SUM_RPS[NAME], SUM_P50[NAME], SUM_P99[NAME].
+# and p99 (ms) and the server's CPU per request (us) to SUM_RPS, SUM_P50, SUM_P99 and SUM_CPU[NAME].
 declare -A SUM_RPS SUM_P50 SUM_P99 SUM_CPU
 CLK_TCK=$(getconf CLK_TCK)
 # cpu_ticks PID: the process's user + system CPU time so far, in clock ticks (/proc/PID/stat 14 and 15).
