@@ -1,6 +1,13 @@
 //! `handler`: the Azure Functions custom handler for Azure ML events. Parses the command line, starts
 //! telemetry and calls the library; all behaviour lives in `aml_events`.
 
+/// The static musl build (what `scripts/package.sh` ships) allocates with mimalloc: musl's allocator
+/// takes a lock on every call, which held the handler to about a third of the bare HTTP stack's
+/// throughput (BENCHMARKS.md). The glibc build keeps the system allocator.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use aml_events::app::App;
 use aml_events::cli::{self, Cli, Command};
 use aml_events::server::Stopped;
