@@ -22,7 +22,7 @@ use aml_events::core::Core;
 use aml_events::door::functions::FunctionsDoor;
 use aml_events::event::{split_batch, Event, MlEvent};
 use aml_events::hooks::config::HooksConfig;
-use aml_events::telemetry::{Discard, JsonLines};
+use aml_events::telemetry::json_layer;
 use std::hint::black_box;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
@@ -61,7 +61,7 @@ fn invoke(event: &str, logs: bool, n: usize, dry: bool) {
         let filter = tracing_subscriber::filter::Targets::new()
             .with_default(tracing::level_filters::LevelFilter::INFO);
         let subscriber =
-            tracing_subscriber::registry().with(JsonLines::new(Discard).with_filter(filter));
+            tracing_subscriber::registry().with(json_layer(std::io::sink).with_filter(filter));
         tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
     }
     let shipped = include_str!("../hooks.toml");
