@@ -34,8 +34,8 @@ use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::registry::LookupSpan;
 
-/// The JSON-lines layer writing to `make_writer` (the handler's is [`super::writer::errors_apart`]
-/// over stderr and the non-blocking stdout; benchmarks pass `std::io::sink`).
+/// The JSON-lines layer writing to `make_writer` (the handler's: stderr for errors, the non-blocking
+/// stdout for the rest; benchmarks pass `std::io::sink`).
 pub fn json_layer<S, W>(
     make_writer: W,
 ) -> tracing_subscriber::fmt::Layer<S, JsonFields, Format<Json, Rfc3339Micros>, W>

@@ -7,18 +7,18 @@
 //! supported; the full `EnvFilter` would bring a regex engine into a binary that is measured on its
 //! cold start.
 //!
-//! Every piece is a maintained crate's: `tracing-subscriber`'s JSON and text formatters ([`json`],
-//! [`text`] only escapes control characters the stock text formatter lets through) and
-//! `tracing-appender`'s non-blocking writer ([`writer`]).
+//! Every piece is a maintained crate's: `tracing-subscriber`'s JSON and text formatters (`json.rs`;
+//! `text.rs` only escapes the control characters the stock text formatter lets through) and
+//! `tracing-appender`'s non-blocking writer (`writer.rs`: lossless, and why its queue is 4096 lines).
 
-pub mod json;
+mod json;
 mod logs;
-pub mod text;
-pub mod writer;
+mod text;
+mod writer;
 
 pub use json::json_layer;
 pub use logs::{logs_reach_host, with_logs_in_answer};
-pub use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::non_blocking::WorkerGuard;
 
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::{ParseError, Targets};
@@ -31,7 +31,7 @@ use tracing_subscriber::Layer;
 pub enum Output {
     /// Readable text, for a terminal.
     Text,
-    /// JSON lines written by a background thread ([`writer::stdout`]): under the Functions host,
+    /// JSON lines written by a background thread (`tracing-appender`): under the Functions host,
     /// where the process keeps running between invocations.
     JsonBatched,
     /// JSON lines written as they are logged: on AWS Lambda, which freezes the process between
@@ -88,7 +88,7 @@ impl Telemetry {
 /// (`RUST_LOG="..." cannot be read (...); logging at info`) and replaced by `info`, so a typo never
 /// silences the handler; the error stays in [`Telemetry::filter_error`].
 ///
-/// The JSON outputs write one object per line ([`json`]), with the fields of every enclosing span
+/// The JSON outputs write one object per line ([`json_layer`]), with the fields of every enclosing span
 /// (`spans`: invocation id and function, then event id and type) on every line. Calling it twice is
 /// harmless (the first subscriber stays, and the second call starts no writer thread).
 pub fn init(output: Output, log_filter: Option<&str>) -> Telemetry {
