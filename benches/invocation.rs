@@ -20,7 +20,7 @@ use aml_events::hooks::config::HooksConfig;
 use aml_events::hooks::dedupe::{Claim, DedupeStore, MemoryStore};
 use aml_events::hooks::template::{known_variables, Templates};
 use aml_events::pipeline::Pipeline;
-use aml_events::telemetry::{Discard, JsonLines};
+use aml_events::telemetry::json_layer;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -88,14 +88,14 @@ fn shipped_core() -> Pipeline {
     Pipeline::new(config.dispatcher().expect("dispatcher"))
 }
 
-/// The JSON log lines of the handler under the Functions host (`telemetry::init(true)`), formatted
-/// as there but discarded instead of written to stdout.
+/// The JSON log lines of the handler under the Functions host (`telemetry::Output::JsonBatched`),
+/// formatted as there but discarded instead of written to stdout.
 fn json_log_subscriber() -> impl tracing::Subscriber + Send + Sync {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::Layer;
     let filter = tracing_subscriber::filter::Targets::new()
         .with_default(tracing::level_filters::LevelFilter::INFO);
-    tracing_subscriber::registry().with(JsonLines::new(Discard).with_filter(filter))
+    tracing_subscriber::registry().with(json_layer(std::io::sink).with_filter(filter))
 }
 
 fn invoke(c: &mut Criterion) {

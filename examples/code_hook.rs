@@ -65,11 +65,12 @@ impl Hook for FailureStreak {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::from_env()?;
-    let _log_writer = aml_events::telemetry::init(if settings.under_functions_host() {
+    let output = if settings.under_functions_host() {
         aml_events::telemetry::Output::JsonBatched
     } else {
         aml_events::telemetry::Output::Text
-    });
+    };
+    let _telemetry = aml_events::telemetry::init(output, settings.log_filter.as_deref());
     // The configured hooks (with their dedupe store and deadline), plus ours; `build` applies the
     // same checks as `handler serve` (an exposed, unprotected webhook door is refused).
     let app = App::builder(settings)

@@ -24,7 +24,7 @@ use aml_events::door::functions::FunctionsDoor;
 use aml_events::event::{decode, split_batch, Body, Event, MlEvent};
 use aml_events::hooks::config::HooksConfig;
 use aml_events::pipeline::Pipeline;
-use aml_events::telemetry::{Discard, JsonLines};
+use aml_events::telemetry::json_layer;
 use std::hint::black_box;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
@@ -74,7 +74,7 @@ fn invoke(event: &str, logs: bool, n: usize, dry: bool) {
         let filter = tracing_subscriber::filter::Targets::new()
             .with_default(tracing::level_filters::LevelFilter::INFO);
         let subscriber =
-            tracing_subscriber::registry().with(JsonLines::new(Discard).with_filter(filter));
+            tracing_subscriber::registry().with(json_layer(std::io::sink).with_filter(filter));
         tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
     }
     let shipped = include_str!("../hooks.toml");

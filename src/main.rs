@@ -43,11 +43,12 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
     };
     settings.hooks_file = hooks.or(settings.hooks_file);
     // Dropped when `serve` returns: the last buffered log lines are written then.
-    let _log_writer = telemetry::init(match settings.runtime {
+    let output = match settings.runtime {
         Runtime::FunctionsHost => telemetry::Output::JsonBatched,
         Runtime::Lambda => telemetry::Output::JsonDirect,
         Runtime::Standalone => telemetry::Output::Text,
-    });
+    };
+    let _telemetry = telemetry::init(output, settings.log_filter.as_deref());
     let app = match App::build(settings) {
         Ok(app) => Arc::new(app),
         Err(e) => {

@@ -47,7 +47,10 @@ impl FunctionsDoor {
         body: &[u8],
     ) -> (StatusCode, InvocationResponse) {
         let mut response = InvocationResponse::default();
-        let status = match pipeline.process(Body::Invocation(body)).await {
+        // The hooks' lines go to the answer's `Logs`, which the host records with the invocation.
+        let processed =
+            crate::telemetry::with_logs_in_answer(pipeline.process(Body::Invocation(body))).await;
+        let status = match processed {
             Ok(processed) => self.answer(&mut response, function, processed),
             Err(BodyError { error, raw }) => {
                 self.reject(&mut response, function, &error, &raw);

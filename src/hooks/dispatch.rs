@@ -120,7 +120,13 @@ impl Dispatcher {
                 HookResult::Ran(effect) => {
                     if let Some(line) = effect.log {
                         // `message` as a `&str` is copied as is; `"{line}"` would go through `fmt`.
-                        tracing::info!(hook = hook.name(), message = line.as_str());
+                        // Under the Functions door the line is in `Logs`, which the host records:
+                        // its stdout copy is only debug, so it appears once in Application Insights.
+                        if crate::telemetry::logs_reach_host() {
+                            tracing::debug!(hook = hook.name(), message = line.as_str());
+                        } else {
+                            tracing::info!(hook = hook.name(), message = line.as_str());
+                        }
                         outcome.logs.push(line);
                     }
                     if let Some((binding, value)) = effect.output {
@@ -133,7 +139,11 @@ impl Dispatcher {
                         hook.name(),
                         event.id
                     );
-                    tracing::info!(hook = hook.name(), "{line}");
+                    if crate::telemetry::logs_reach_host() {
+                        tracing::debug!(hook = hook.name(), "{line}");
+                    } else {
+                        tracing::info!(hook = hook.name(), "{line}");
+                    }
                     outcome.logs.push(line);
                 }
                 HookResult::Failed(error) => {

@@ -1,79 +1,164 @@
 //! Logging setup: JSON lines under the Functions host, readable text in a terminal.
 //!
 //! The host turns stdout lines into Information logs and stderr lines into Error logs, so errors go to
-//! stderr and everything else to stdout. The level comes from `RUST_LOG` (default `info`), read as
-//! `tracing-subscriber`'s [`Targets`]: a default level and `target=level` pairs
-//! (`info,aml_events::hooks=debug`). Span and field filters are not supported; the full `EnvFilter`
-//! would bring a regex engine into a binary that is measured on its cold start.
+//! stderr and everything else to stdout. The level comes from the filter spec the settings module
+//! reads from `RUST_LOG` (default `info`), read as `tracing-subscriber`'s [`Targets`]: a default level
+//! and `target=level` pairs (`info,aml_events::hooks=debug`). Span and field filters are not
+//! supported; the full `EnvFilter` would bring a regex engine into a binary that is measured on its
+//! cold start.
+//!
+//! Every piece is a maintained crate's: `tracing-subscriber`'s JSON and text formatters (`json.rs`;
+//! `text.rs` only escapes the control characters the stock text formatter lets through) and
+//! `tracing-appender`'s non-blocking writer (`writer.rs`: lossless, and why its queue is 4096 lines).
 
-pub mod json;
-pub mod writer;
+mod json;
+mod logs;
+mod text;
+mod writer;
 
-pub use json::JsonLines;
-pub use writer::{BatchedStdout, DirectStdio, Discard, LineSink, LogGuard};
+pub use json::json_layer;
+pub use logs::{logs_reach_host, with_logs_in_answer};
+use tracing_appender::non_blocking::WorkerGuard;
 
 use tracing::level_filters::LevelFilter;
-use tracing::Level;
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::fmt::writer::MakeWriterExt;
+use tracing_subscriber::filter::{ParseError, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
-
-/// The filter `RUST_LOG` asks for; `info` when unset. A value that cannot be read is reported on
-/// stderr and replaced by `info`, so a typo never silences the handler.
-pub fn filter_from_env() -> Targets {
-    let default = Targets::new().with_default(LevelFilter::INFO);
-    match std::env::var("RUST_LOG") {
-        Ok(spec) if !spec.trim().is_empty() => spec.parse().unwrap_or_else(|e| {
-            eprintln!("RUST_LOG={spec:?} cannot be read ({e}); logging at info");
-            default
-        }),
-        _ => default,
-    }
-}
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
     /// Readable text, for a terminal.
     Text,
-    /// JSON lines written in batches by a background thread ([`BatchedStdout`]): under the Functions
-    /// host, where the process keeps running between invocations.
+    /// JSON lines written by a background thread (`tracing-appender`): under the Functions host,
+    /// where the process keeps running between invocations.
     JsonBatched,
-    /// JSON lines written as they are logged ([`DirectStdio`]): on AWS Lambda, which freezes the
-    /// process between invocations.
+    /// JSON lines written as they are logged: on AWS Lambda, which freezes the process between
+    /// invocations, so a line still waiting in a buffer would only reach CloudWatch at the next
+    /// invocation, or never.
     JsonDirect,
 }
 
-/// Installs the global subscriber. The JSON outputs write one object per line ([`json`]), with the
-/// fields of every enclosing span (`spans`: invocation id and function, then event id and type) on
-/// every line. Keep the guard until the process ends: dropping it writes what is still buffered.
-/// Calling it twice is harmless (the first stays).
-pub fn init(output: Output) -> Option<LogGuard> {
-    let filter = filter_from_env();
-    if output == Output::JsonBatched {
-        let (stdout, guard) = BatchedStdout::start(std::io::stdout());
-        let installed = tracing_subscriber::registry()
-            .with(JsonLines::new(stdout).with_filter(filter))
-            .try_init();
-        installed.is_ok().then_some(guard)
-    } else if output == Output::JsonDirect {
-        let _ = tracing_subscriber::registry()
-            .with(JsonLines::new(DirectStdio).with_filter(filter))
-            .try_init();
-        None
-    } else {
-        let writer = std::io::stderr
-            .with_max_level(Level::ERROR)
-            .or_else(std::io::stdout);
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(LevelFilter::TRACE)
-            .with_writer(writer)
-            .with_target(false)
-            .finish()
-            .with(filter)
-            .try_init();
-        None
+/// A log filter spec that cannot be read. The spec comes from `RUST_LOG`, so the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("RUST_LOG={spec:?} cannot be read ({source}); logging at info")]
+pub struct FilterError {
+    /// The spec as given.
+    pub spec: String,
+    /// What `tracing-subscriber` found wrong with it.
+    #[source]
+    pub source: ParseError,
+}
+
+/// The filter `spec` asks for (`RUST_LOG`'s syntax); `info` when there is none or it is blank.
+pub fn parse_filter(spec: Option<&str>) -> Result<Targets, FilterError> {
+    match spec {
+        Some(spec) if !spec.trim().is_empty() => spec.parse().map_err(|source| FilterError {
+            spec: spec.to_owned(),
+            source,
+        }),
+        _ => Ok(default_filter()),
+    }
+}
+
+fn default_filter() -> Targets {
+    Targets::new().with_default(LevelFilter::INFO)
+}
+
+/// What [`init`] leaves behind. Keep it until the process ends: dropping it writes the lines the
+/// background writer still holds (the `WorkerGuard` of `tracing-appender`).
+#[must_use = "dropping it stops the log writer"]
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    /// Held for its `Drop`, which flushes the writer thread.
+    _guard: Option<WorkerGuard>,
+    filter_error: Option<FilterError>,
+}
+
+impl Telemetry {
+    /// The filter spec that could not be read (already reported on stderr), if any.
+    pub fn filter_error(&self) -> Option<&FilterError> {
+        self.filter_error.as_ref()
+    }
+}
+
+/// Installs the global subscriber for `output`, filtered by `log_filter` (the value of `RUST_LOG`,
+/// read by the settings module). A spec that cannot be read is reported on stderr
+/// (`RUST_LOG="..." cannot be read (...); logging at info`) and replaced by `info`, so a typo never
+/// silences the handler; the error stays in [`Telemetry::filter_error`].
+///
+/// The JSON outputs write one object per line ([`json_layer`]), with the fields of every enclosing span
+/// (`spans`: invocation id and function, then event id and type) on every line. Calling it twice is
+/// harmless (the first subscriber stays, and the second call starts no writer thread).
+pub fn init(output: Output, log_filter: Option<&str>) -> Telemetry {
+    let (filter, filter_error) = match parse_filter(log_filter) {
+        Ok(filter) => (filter, None),
+        Err(e) => {
+            eprintln!("{e}");
+            (default_filter(), Some(e))
+        }
+    };
+    let guard = match output {
+        Output::JsonBatched => {
+            let (stdout, guard) = writer::stdout();
+            let layer = json_layer(writer::errors_apart(std::io::stderr, stdout));
+            let installed = tracing_subscriber::registry()
+                .with(layer.with_filter(filter))
+                .try_init();
+            // Not installed: the worker thread ends with the guard, here.
+            installed.is_ok().then_some(guard)
+        }
+        Output::JsonDirect => {
+            let layer = json_layer(writer::errors_apart(std::io::stderr, std::io::stdout));
+            let _ = tracing_subscriber::registry()
+                .with(layer.with_filter(filter))
+                .try_init();
+            None
+        }
+        Output::Text => {
+            let layer = text::text_layer(writer::errors_apart(std::io::stderr, std::io::stdout));
+            let _ = tracing_subscriber::registry()
+                .with(layer.with_filter(filter))
+                .try_init();
+            None
+        }
+    };
+    Telemetry {
+        _guard: guard,
+        filter_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_spec_or_a_blank_one_logs_at_info() {
+        for spec in [None, Some(""), Some("  ")] {
+            let filter = parse_filter(spec).unwrap();
+            assert_eq!(filter.default_level(), Some(LevelFilter::INFO), "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn targets_and_levels_are_read() {
+        let filter = parse_filter(Some("warn,aml_events::hooks=debug")).unwrap();
+        assert_eq!(filter.default_level(), Some(LevelFilter::WARN));
+        assert!(filter.would_enable("aml_events::hooks::action", &tracing::Level::DEBUG));
+        assert!(!filter.would_enable("aml_events::door", &tracing::Level::INFO));
+    }
+
+    #[test]
+    fn a_bad_spec_is_a_typed_error_naming_the_variable_and_the_fallback() {
+        let error = parse_filter(Some("info,x=loud")).unwrap_err();
+        assert_eq!(error.spec, "info,x=loud");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("RUST_LOG=\"info,x=loud\" cannot be read (")
+                && text.ends_with("); logging at info"),
+            "{text}"
+        );
     }
 }

@@ -1,192 +1,63 @@
-//! Where log lines go: stdout through a batching background thread, errors straight to stderr.
+//! Where log lines go: stdout through `tracing-appender`'s non-blocking writer, errors straight to
+//! stderr.
 //!
-//! Under load the handler logs one line per event. Writing each line to stdout costs a `write(2)`
-//! under std's global stdout lock, contended by every worker thread; measured, that was a tenth of the
-//! handler's CPU (BENCHMARKS.md). Here a request thread only copies its line into a shared buffer; a
-//! background thread writes whatever has gathered in one `write(2)`. Nothing is dropped: when the
-//! buffer holds [`MAX_PENDING`] bytes because stdout is not being read, request threads wait, as they
-//! would on a blocking write. Idle, the thread sleeps without waking up; [`LogGuard`] flushes the rest
-//! at exit.
+//! Under load the handler logs lines from every worker thread. Writing each line to stdout costs a
+//! `write(2)` under std's global stdout lock, contended by every worker thread; measured, that was a
+//! tenth of the handler's CPU (BENCHMARKS.md). Here a request thread only hands its line (one `Vec`)
+//! to a channel; the writer thread copies whatever has arrived into a [`BUFFER`]-byte `BufWriter`
+//! and flushes it with one `write(2)` when the channel is empty, so concurrent lines share a write.
+//!
+//! **Lossless**: the writer is built with `lossy(false)`. When [`QUEUED_LINES`] lines are waiting
+//! (stdout is not being read), `tracing-appender` blocks the logging thread in the channel's `send`
+//! until the writer takes a line, as a blocking write would: nothing is dropped, and memory stays
+//! bounded. The channel's slots are allocated when it is created (32 bytes each: 128 KiB here; the
+//! crate's default of 128,000 lines would be 4 MiB of resident memory from the first instant), and
+//! the queued lines themselves are typically 300 to 600 bytes (about 2 MiB when the queue is full).
+//!
+//! **At exit**: dropping the `WorkerGuard` queues a shutdown behind the lines already sent; the writer
+//! writes and flushes them all, and the guard waits for that up to one second (`tracing-appender`'s
+//! bound, so a stalled stdout cannot hang the exit).
 
-use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::io::{BufWriter, Write};
+use tracing::Level;
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::fmt::writer::{MakeWriterExt, OrElse, WithMaxLevel};
+use tracing_subscriber::fmt::MakeWriter;
 
-/// A destination for finished log lines (each ends with `\n`).
-pub trait LineSink: Send + Sync + 'static {
-    /// Writes one line; `error` lines go where the host reads errors.
-    fn write_line(&self, line: &[u8], error: bool);
+/// Lines that may wait for the writer thread before a logging thread blocks.
+pub const QUEUED_LINES: usize = 4096;
+/// The writer thread's buffer: lines gathered into one `write(2)`.
+pub const BUFFER: usize = 64 * 1024;
+
+/// Stdout written by a background thread named `log-writer`; the guard flushes it at exit.
+pub fn stdout() -> (NonBlocking, WorkerGuard) {
+    non_blocking(std::io::stdout())
 }
 
-/// Discards every line: for benchmarks that measure formatting alone.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Discard;
-
-impl LineSink for Discard {
-    fn write_line(&self, _line: &[u8], _error: bool) {}
+/// The lossless non-blocking writer over `out` (stdout in the handler; anything in tests).
+pub fn non_blocking<W: Write + Send + 'static>(out: W) -> (NonBlocking, WorkerGuard) {
+    NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(QUEUED_LINES)
+        .thread_name("log-writer")
+        .finish(BufWriter::with_capacity(BUFFER, out))
 }
 
-/// Stdout and stderr written directly by the thread that logs, line by line: for AWS Lambda, which
-/// freezes the process as soon as an invocation is answered, so a line still waiting in a buffer would
-/// only reach CloudWatch at the next invocation, or never.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DirectStdio;
-
-impl LineSink for DirectStdio {
-    fn write_line(&self, line: &[u8], error: bool) {
-        let _ = if error {
-            std::io::stderr().lock().write_all(line)
-        } else {
-            std::io::stdout().lock().write_all(line)
-        };
-    }
-}
-
-/// How long the writer thread lets lines gather after the first one arrives.
-const GATHER: Duration = Duration::from_millis(5);
-/// Pending bytes at which the writer is woken at once.
-const FLUSH_AT: usize = 64 * 1024;
-/// Pending bytes at which request threads wait for the writer.
-pub const MAX_PENDING: usize = 1024 * 1024;
-
-#[derive(Default)]
-struct State {
-    pending: Vec<u8>,
-    closed: bool,
-}
-
-struct Shared {
-    state: Mutex<State>,
-    /// Signalled when the first bytes arrive, when `FLUSH_AT` is crossed, and at close.
-    work: Condvar,
-    /// Signalled after each write, for request threads waiting on a full buffer.
-    room: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock cannot leave `State` inconsistent (it only appends bytes).
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Stdout written in batches by a background thread; stderr written directly.
-#[derive(Clone)]
-pub struct BatchedStdout {
-    shared: Arc<Shared>,
-}
-
-/// Flushes and stops the writer thread when dropped: keep it alive for as long as the process logs.
-#[must_use = "dropping the guard stops the log writer"]
-pub struct LogGuard {
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl BatchedStdout {
-    /// Starts the writer thread over `out` (stdout in the handler; anything in tests).
-    pub fn start<W: Write + Send + 'static>(out: W) -> (Self, LogGuard) {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            work: Condvar::new(),
-            room: Condvar::new(),
-        });
-        let for_thread = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("log-writer".to_owned())
-            .spawn(move || write_loop(&for_thread, out))
-            .ok();
-        if thread.is_none() {
-            // No thread: lines are written by the request threads themselves (see `write_line`).
-            shared.lock().closed = true;
-        }
-        (
-            Self {
-                shared: shared.clone(),
-            },
-            LogGuard { shared, thread },
-        )
-    }
-}
-
-impl LineSink for BatchedStdout {
-    fn write_line(&self, line: &[u8], error: bool) {
-        if error {
-            let _ = std::io::stderr().lock().write_all(line);
-            return;
-        }
-        let mut state = self.shared.lock();
-        while state.pending.len() >= MAX_PENDING && !state.closed {
-            state = self
-                .shared
-                .room
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        if state.closed {
-            // After the guard is gone (or without a thread), write synchronously.
-            drop(state);
-            let _ = std::io::stdout().lock().write_all(line);
-            return;
-        }
-        let was_empty = state.pending.is_empty();
-        state.pending.extend_from_slice(line);
-        let full = state.pending.len() >= FLUSH_AT;
-        drop(state);
-        if was_empty || full {
-            self.shared.work.notify_one();
-        }
-    }
-}
-
-fn write_loop<W: Write>(shared: &Shared, mut out: W) {
-    let mut batch = Vec::with_capacity(FLUSH_AT);
-    loop {
-        let mut state = shared.lock();
-        while state.pending.is_empty() && !state.closed {
-            state = shared
-                .work
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        if !state.closed && state.pending.len() < FLUSH_AT {
-            // Let the lines of concurrent requests gather into one write.
-            state = shared
-                .work
-                .wait_timeout(state, GATHER)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        std::mem::swap(&mut state.pending, &mut batch);
-        let closed = state.closed;
-        drop(state);
-        shared.room.notify_all();
-        if !batch.is_empty() {
-            // A broken stdout (the host went away) must not stop request threads: the bytes are dropped.
-            let _ = out.write_all(&batch).and_then(|()| out.flush());
-            batch.clear();
-        }
-        if closed && shared.lock().pending.is_empty() {
-            return;
-        }
-    }
-}
-
-impl Drop for LogGuard {
-    fn drop(&mut self) {
-        self.shared.lock().closed = true;
-        self.shared.work.notify_one();
-        self.shared.room.notify_all();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// Error lines to `errors` (stderr: the host logs them as errors), the others to `rest`.
+pub fn errors_apart<E, R>(errors: E, rest: R) -> OrElse<WithMaxLevel<E>, R>
+where
+    E: for<'w> MakeWriter<'w>,
+    R: for<'w> MakeWriter<'w>,
+{
+    errors.with_max_level(Level::ERROR).or_else(rest)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
 
     /// A `Write` whose bytes the test can read, counting the writes.
     #[derive(Clone, Default)]
@@ -207,13 +78,13 @@ mod tests {
     #[test]
     fn every_line_arrives_in_order_and_the_guard_flushes_the_rest() {
         let capture = Capture::default();
-        let (sink, guard) = BatchedStdout::start(capture.clone());
+        let (sink, guard) = non_blocking(capture.clone());
         let threads: Vec<_> = (0..4)
             .map(|t| {
-                let sink = sink.clone();
+                let mut sink = sink.clone();
                 std::thread::spawn(move || {
                     for i in 0..5_000 {
-                        sink.write_line(format!("{t} {i}\n").as_bytes(), false);
+                        sink.write_all(format!("{t} {i}\n").as_bytes()).unwrap();
                     }
                 })
             })
@@ -254,28 +125,36 @@ mod tests {
         }
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let capture = Capture::default();
-        let (sink, guard) = BatchedStdout::start(Gate(gate.clone(), capture.clone()));
+        let (sink, guard) = non_blocking(Gate(gate.clone(), capture.clone()));
         let line = vec![b'x'; 1023]
             .into_iter()
             .chain([b'\n'])
             .collect::<Vec<u8>>();
+        let total = 3 * QUEUED_LINES;
+        let sent = Arc::new(AtomicUsize::new(0));
         let writer = {
-            let sink = sink.clone();
-            let line = line.clone();
+            let mut sink = sink.clone();
+            let (line, sent) = (line.clone(), sent.clone());
             std::thread::spawn(move || {
-                for _ in 0..3 * 1024 {
-                    sink.write_line(&line, false);
+                for _ in 0..total {
+                    sink.write_all(&line).unwrap();
+                    sent.fetch_add(1, Ordering::SeqCst);
                 }
             })
         };
         std::thread::sleep(Duration::from_millis(300));
-        let pending = sink.shared.lock().pending.len();
-        assert!(pending <= MAX_PENDING, "{pending} bytes pending");
+        // Held: the queue, what the writer's buffer took before it blocked, and the line in hand.
+        let held = sent.load(Ordering::SeqCst);
+        let bound = QUEUED_LINES + BUFFER / line.len() + 2;
+        assert!(
+            held <= bound,
+            "{held} lines taken, at most {bound} may wait"
+        );
         assert!(!writer.is_finished(), "the writer waits for room");
         *gate.0.lock().unwrap() = true;
         gate.1.notify_all();
         writer.join().unwrap();
         drop(guard);
-        assert_eq!(capture.0.lock().unwrap().0.len(), 3 * 1024 * 1024);
+        assert_eq!(capture.0.lock().unwrap().0.len(), total * 1024);
     }
 }

@@ -30,9 +30,35 @@ pub(crate) async fn json_answer(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
+/// Under the host, a hook's line reaches Application Insights once: in the answer's `Logs`, not also
+/// as an info line on stdout.
+#[tokio::test]
+async fn a_hook_line_is_in_logs_once_and_not_on_stdout_at_info() {
+    let handler = spawn_app(&[], None).await;
+    let event = &fixture_events("eventgrid-model-deployed.json")[0];
+    let answer = handler
+        .invoke(FUNCTION, "inv-once", invocation(event).to_string())
+        .await;
+    let (status, body) = json_answer(answer).await;
+    assert_eq!(status, 200);
+    let logs = body["Logs"].as_array().unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.as_str().unwrap().starts_with("ModelDeployed:")),
+        "{logs:?}"
+    );
+    let stdout = handler.logs().stdout();
+    assert!(
+        !stdout.contains("ModelDeployed:"),
+        "the line is on stdout too: {stdout:?}"
+    );
+    handler.shutdown(Duration::from_secs(15)).await;
+}
+
 #[tokio::test]
 async fn every_fixture_is_decoded_and_logged_then_shutdown_is_clean() {
-    let handler = spawn_app(&[], None).await;
+    // The hooks' stdout copies of their `Logs` lines are debug under the Functions door.
+    let handler = spawn_app(&[("RUST_LOG", "info,aml_events::hooks=debug")], None).await;
     let mut calls = 0;
     for name in good_fixtures() {
         let facts = expected_facts(&name);

@@ -27,7 +27,8 @@ async fn the_built_binary_answers_the_host_readiness_poll() {
 
 #[tokio::test]
 async fn under_the_host_logs_are_json_lines_on_stdout_and_errors_on_stderr() {
-    let handler = Handler::start(&[]).await;
+    // The hooks' stdout copies of their `Logs` lines are debug under the Functions door.
+    let handler = Handler::start(&[("RUST_LOG", "info,aml_events::hooks=debug")]).await;
     let event = &fixture_events("eventgrid-model-deployed.json")[0];
     let (status, _) = json_answer(
         handler

@@ -8,7 +8,7 @@
 
 use aml_events::app::{App, StartupError};
 use aml_events::settings::Settings;
-use aml_events::telemetry::{JsonLines, LineSink};
+use aml_events::telemetry::json_layer;
 use serde_json::Value;
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
 
@@ -89,13 +90,41 @@ pub fn build_app(env: &[(&str, &str)], hooks: Option<&str>) -> Result<App, Start
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<(String, bool)>>>);
 
-impl LineSink for LogCapture {
-    fn write_line(&self, line: &[u8], error: bool) {
-        let line = String::from_utf8_lossy(line).trim_end().to_owned();
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((line, error));
+/// One log line's writer: errors are what the process writes to stderr, the rest stdout.
+pub struct CaptureWriter {
+    capture: LogCapture,
+    error: bool,
+}
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut lines = self.capture.0.lock().unwrap_or_else(|e| e.into_inner());
+        for line in String::from_utf8_lossy(buf).lines() {
+            lines.push((line.trim_end().to_owned(), self.error));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogCapture {
+    type Writer = CaptureWriter;
+
+    fn make_writer(&'a self) -> CaptureWriter {
+        CaptureWriter {
+            capture: self.clone(),
+            error: false,
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> CaptureWriter {
+        CaptureWriter {
+            capture: self.clone(),
+            error: *meta.level() == tracing::Level::ERROR,
+        }
     }
 }
 
@@ -190,13 +219,15 @@ pub async fn spawn_app(env: &[(&str, &str)], hooks: Option<&str>) -> TestApp {
         pairs.push(("AML_EVENTS_HOOKS".into(), file.path.clone()));
     }
     pairs.extend(owned(env));
-    // The JSON lines the process writes under the host, at RUST_LOG=info, kept for this test.
+    // The JSON lines the process writes under the host, at its RUST_LOG, kept for this test.
     let logs = LogCapture::default();
-    let subscriber = tracing_subscriber::registry().with(
-        JsonLines::new(logs.clone()).with_filter(Targets::new().with_default(LevelFilter::INFO)),
-    );
+    let settings = settings(&pairs);
+    let filter = aml_events::telemetry::parse_filter(settings.log_filter.as_deref())
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
+    let subscriber =
+        tracing_subscriber::registry().with(json_layer(logs.clone()).with_filter(filter));
     let log_scope = tracing::subscriber::set_default(subscriber);
-    let app = Arc::new(App::build(settings(&pairs)).unwrap_or_else(|e| panic!("startup: {e}")));
+    let app = Arc::new(App::build(settings).unwrap_or_else(|e| panic!("startup: {e}")));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(app.clone().serve(listener, async move {
         let _ = stopped.await;
