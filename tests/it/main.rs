@@ -2,12 +2,19 @@
 //! Most tests serve the library's app in this process ([`support::spawn_app`]); `process` keeps the
 //! few that need the built `handler` binary (signals, exit codes, the host's view of stdout/stderr).
 
+mod decode_fixtures;
+mod entra_auth;
 mod function_app;
 mod functions_door;
+mod hooks_config;
+mod hooks_delivery;
 mod hostile_input;
 #[cfg(feature = "lambda")]
 mod lambda_door;
 mod process;
+mod properties;
+#[cfg(feature = "redis")]
+mod redis_dedupe;
 mod routes;
 mod support;
 mod webhook_door;

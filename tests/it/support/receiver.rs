@@ -74,6 +74,8 @@ struct State {
     scripts: HashMap<String, VecDeque<Behaviour>>,
     bodies: HashMap<String, String>,
     requests: Vec<Recorded>,
+    /// Requests that have arrived per path, counted before any scripted delay.
+    arrived: HashMap<String, usize>,
 }
 
 /// The running receiver; stops when dropped.
@@ -114,13 +116,15 @@ impl Receiver {
                             Some(q) => format!("{path_only}?{q}"),
                             None => path_only.clone(),
                         };
-                        let behaviour = state
-                            .lock()
-                            .unwrap()
-                            .scripts
-                            .get_mut(&path_only)
-                            .and_then(VecDeque::pop_front)
-                            .unwrap_or(Behaviour::status(200));
+                        let behaviour = {
+                            let mut state = state.lock().unwrap();
+                            *state.arrived.entry(path_only.clone()).or_default() += 1;
+                            state
+                                .scripts
+                                .get_mut(&path_only)
+                                .and_then(VecDeque::pop_front)
+                                .unwrap_or(Behaviour::status(200))
+                        };
                         if !behaviour.delay.is_zero() {
                             tokio::time::sleep(behaviour.delay).await;
                         }
@@ -194,6 +198,22 @@ impl Receiver {
             .unwrap()
             .bodies
             .insert(path.to_owned(), body.to_string());
+    }
+
+    /// Waits until `n` requests to `path` have arrived (before their scripted delay), at most 10 s.
+    pub async fn arrived(&self, path: &str, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let count = self.state.lock().unwrap().arrived.get(path).copied();
+            if count.unwrap_or(0) >= n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} request(s) to {path} did not arrive"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Every request recorded so far whose path (without query) is `path`.

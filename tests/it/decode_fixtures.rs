@@ -1,11 +1,8 @@
 //! Every fixture decodes, round-trips (decode, serialise, decode, compare), and yields the typed values
 //! the lenient rules promise.
 
-#[path = "it/support/mod.rs"]
-mod support;
-
+use crate::support::{expected_facts, fixture, good_fixtures};
 use aml_events::event::{decode, Body, Event, EventKind, MlEvent, RunStatus, Schema};
-use support::{expected_facts, fixture, good_fixtures};
 
 fn decode_all(name: &str) -> Vec<Event<MlEvent>> {
     let text = fixture(name);

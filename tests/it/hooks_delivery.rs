@@ -2,14 +2,12 @@
 //! exact messages; retries, backoff, `Retry-After` and the deadline in process, through the same
 //! configuration and dispatcher with an in-process transport under paused time (no socket, no waiting).
 
-use support::receiver;
-#[path = "it/support/mod.rs"]
-mod support;
+use crate::support::receiver;
 
+use crate::support::{fixture_events, free_port, invocation, Handler};
 use receiver::{Behaviour, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{fixture_events, free_port, invocation, Handler};
 
 const FUNCTION: &str = "MlWorkspaceEvents";
 
@@ -474,8 +472,9 @@ async fn sigterm_during_an_in_flight_hook_finishes_it_then_exits() {
     )
     .await;
     let deployed = event("eventgrid-model-deployed.json");
+    // SIGTERM once the hook's request is at the target (which takes 800 ms to answer).
     let signal = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        receiver.arrived("/hook", 1).await;
         handler.terminate();
     };
     let ((status, answer), ()) = tokio::join!(invoke(&handler, &deployed), signal);

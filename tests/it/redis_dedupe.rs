@@ -1,14 +1,11 @@
 //! The Redis dedupe store against a real `redis-server` on 127.0.0.1: the store API, Redis down at
 //! start and going away mid-way, and end to end through the real `handler` binary (records shared by
 //! several instances, at most one delivery per event and hook, no silent loss while Redis is down).
-#![cfg(feature = "redis")]
 
-#[path = "it/support/mod.rs"]
-mod support;
+use crate::support::receiver;
+use crate::support::redis as redis_support;
 
-use support::receiver;
-use support::redis as redis_support;
-
+use crate::support::{fixture_events, invocation, Handler};
 use aml_events::hooks::dedupe::{Claim, DedupeStore, Lease, RedisStore, StoreError};
 use receiver::{Behaviour, Receiver};
 use redis_support::{free_port, RedisServer};
@@ -16,7 +13,6 @@ use serde_json::Value;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{fixture_events, invocation, Handler};
 
 const FUNCTION: &str = "MlWorkspaceEvents";
 const HOOK_PATH: &str = "/hook";

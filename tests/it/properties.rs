@@ -1,9 +1,6 @@
 //! Property tests: arbitrary and mutated JSON through the decoder and through both doors in-process
 //! never panics and always yields a well-formed answer.
 
-#[path = "it/support/mod.rs"]
-mod support;
-
 use aml_events::door::functions::FunctionsDoor;
 use aml_events::door::webhook::WebhookDoor;
 use aml_events::event::{decode, decode_batch, Body, Event, MlEvent};
@@ -71,13 +68,13 @@ fn arb_json() -> impl Strategy<Value = Value> {
 
 /// A fixture's bytes with a few bytes flipped, removed or the text cut short.
 fn mutated_fixture() -> impl Strategy<Value = Vec<u8>> {
-    let names = support::good_fixtures();
+    let names = crate::support::good_fixtures();
     (
         prop::sample::select(names),
         prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..6),
     )
         .prop_map(|(name, edits)| {
-            let mut bytes = support::fixture(&name).into_bytes();
+            let mut bytes = crate::support::fixture(&name).into_bytes();
             for (at, byte, op) in edits {
                 if bytes.is_empty() {
                     break;

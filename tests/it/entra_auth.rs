@@ -1,10 +1,9 @@
 //! Microsoft Entra ID bearer tokens on the webhook door, against a JWKS served on 127.0.0.1 with RSA
 //! keys generated for the test run.
 
-use support::receiver;
-#[path = "it/support/mod.rs"]
-mod support;
+use crate::support::receiver;
 
+use crate::support::{fixture_events, Handler};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use receiver::Receiver;
@@ -12,7 +11,6 @@ use ring::rand::SystemRandom;
 use ring::signature::{KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
 use serde_json::{json, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
-use support::{fixture_events, Handler};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const AUDIENCE: &str = "api://aml-events";
@@ -240,7 +238,7 @@ async fn oversized_or_crowded_key_sets_are_not_trusted() {
 #[tokio::test]
 async fn unreachable_signing_keys_answer_503_so_event_grid_retries() {
     let key = generate_key();
-    let down = format!("http://127.0.0.1:{}/keys", support::free_port());
+    let down = format!("http://127.0.0.1:{}/keys", crate::support::free_port());
     let handler = Handler::start(&[
         ("AML_EVENTS_ENTRA_AUDIENCE", AUDIENCE),
         ("AML_EVENTS_ENTRA_TENANT", TENANT),
