@@ -113,6 +113,38 @@ impl AppBuilder {
     }
 }
 
+/// Builds the application and serves it on a multi-threaded runtime until it is stopped. Returns the
+/// process exit code: 0 when every request in flight at shutdown was answered, 1 when serving failed
+/// or the grace period cut requests, 2 for a configuration the handler refuses.
+pub fn serve_until_stopped(settings: Settings) -> u8 {
+    let app = match App::build(settings) {
+        Ok(app) => Arc::new(app),
+        Err(e) => {
+            tracing::error!("refusing to serve: {e}");
+            return e.exit_code();
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return 1;
+        }
+    };
+    match runtime.block_on(app.run()) {
+        Ok(Stopped::Drained) => 0,
+        // Invocations were cut at the end of the grace period: the host should know.
+        Ok(Stopped::Cut) => 1,
+        Err(e) => {
+            tracing::error!("{e}");
+            e.exit_code()
+        }
+    }
+}
+
 /// Whether `POST /{FunctionName}` is served. Invocations carry no credentials (the Functions host
 /// calls over loopback), so the route exists only where nobody else can reach it, never on an
 /// exposed address. Beside a protected webhook door it would be a way around the key (a same-host

@@ -8,15 +8,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use aml_events::app::App;
+use aml_events::app;
 use aml_events::cli::{self, Cli, Command};
-use aml_events::server::Stopped;
 use aml_events::settings::{Runtime, Settings};
 use aml_events::telemetry;
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 fn main() -> ExitCode {
     // The Functions host starts the handler without arguments: that is `serve`, and the command-line
@@ -49,30 +47,6 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
         Runtime::Standalone => telemetry::Output::Text,
     };
     let _telemetry = telemetry::init(output, settings.log_filter.as_deref());
-    let app = match App::build(settings) {
-        Ok(app) => Arc::new(app),
-        Err(e) => {
-            tracing::error!("refusing to serve: {e}");
-            return ExitCode::from(e.exit_code());
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(app.run()) {
-        Ok(Stopped::Drained) => ExitCode::SUCCESS,
-        // Invocations were cut at the end of the grace period: the host should know.
-        Ok(Stopped::Cut) => ExitCode::FAILURE,
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::from(e.exit_code())
-        }
-    }
+    // A broken configuration is never served; exit codes as `app::serve_until_stopped` says.
+    ExitCode::from(app::serve_until_stopped(settings))
 }

@@ -5,6 +5,9 @@
 //! what is present, unknown members are kept as extensions, and duplicate members resolve as
 //! last-wins, like .NET, Go and JavaScript parsers do. `data` is decoded as it goes by when the event
 //! type is already known; otherwise it is captured as raw JSON and decoded once the type is.
+//!
+//! Over 400 lines on purpose: the visitor, its member table and the two schemas' completion rules are
+//! one state machine; split, each half would need the other's private state to be read.
 
 use super::data::EventData;
 use super::error::{DecodeError, JsonPath};

@@ -8,6 +8,12 @@
 //! [`VARIABLES`] lists every variable with its meaning and default; README's configuration table is
 //! tested against it, and [`Settings::from_vars`] reads exactly those names.
 
+mod raw;
+mod variables;
+
+pub use variables::{markdown_table, Variable, VARIABLES};
+
+use raw::RawVars;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,142 +33,6 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 pub const DEFAULT_WEBHOOK_PATH: &str = "/api/eventgrid";
 /// Event Grid's own limit for a delivery.
 pub const DEFAULT_MAX_WEBHOOK_BYTES: u64 = 1024 * 1024;
-
-/// One environment variable the process reads: its name, what it does, its default (README's table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Variable {
-    /// The variable's name.
-    pub name: &'static str,
-    /// What it sets.
-    pub meaning: &'static str,
-    /// What applies when it is unset (empty: nothing).
-    pub default: &'static str,
-}
-
-const fn var(name: &'static str, meaning: &'static str, default: &'static str) -> Variable {
-    Variable {
-        name,
-        meaning,
-        default,
-    }
-}
-
-/// Every variable [`Settings::from_vars`] reads, in README's order.
-pub const VARIABLES: &[Variable] = &[
-    var(
-        "FUNCTIONS_CUSTOMHANDLER_PORT",
-        "port (set by the host; its presence also selects JSON log lines)",
-        "8080",
-    ),
-    var(
-        "FUNCTIONS_CUSTOMHANDLER_WORKER_ID",
-        "set by the host beside the port: the process runs under the Functions host",
-        "",
-    ),
-    var(
-        "AML_EVENTS_SERVE_INVOCATIONS",
-        "`true`: serve `POST /{FunctionName}` beside a protected webhook door without the host; `false`: never",
-        "only without a webhook key or Entra ID, or under the host",
-    ),
-    var(
-        "AML_EVENTS_BIND_ADDRESS",
-        "address to listen on (`0.0.0.0` on container hosts)",
-        "127.0.0.1",
-    ),
-    var(
-        "RUST_LOG",
-        "log level: a default and `target=level` pairs, e.g. `info,aml_events::hooks=debug` (span and field filters are not supported)",
-        "`info`",
-    ),
-    var(
-        "AML_EVENTS_MAX_INVOCATION_BYTES",
-        "largest invocation body",
-        "4194304",
-    ),
-    var(
-        "AML_EVENTS_SHUTDOWN_GRACE_SECS",
-        "how long in-flight invocations may finish after SIGTERM",
-        "the hooks' deadline + 2",
-    ),
-    var(
-        "AML_EVENTS_HEADER_TIMEOUT_SECS",
-        "a request's head must arrive within this long; idle keep-alive connections close after it",
-        "10",
-    ),
-    var(
-        "AML_EVENTS_MAX_CONNECTIONS",
-        "connections served at once (more wait in the listen backlog)",
-        "512",
-    ),
-    var("AML_EVENTS_HOOKS", "the hooks file", "`hooks.toml`"),
-    var(
-        "AML_EVENTS_DEDUPE",
-        "dedupe store, overrides `settings.dedupe`",
-        "",
-    ),
-    var(
-        "AML_EVENTS_WEBHOOK_PATH",
-        "path of the webhook door",
-        "`/api/eventgrid`",
-    ),
-    var(
-        "AML_EVENTS_MAX_WEBHOOK_BYTES",
-        "largest webhook body",
-        "1048576",
-    ),
-    var(
-        "AML_EVENTS_WEBHOOK_KEY",
-        "comma-separated keys for the webhook door",
-        "none: no key required",
-    ),
-    var(
-        "AML_EVENTS_ENTRA_AUDIENCE",
-        "with `AML_EVENTS_ENTRA_TENANT`: require Entra ID tokens for this audience on the webhook door",
-        "off",
-    ),
-    var(
-        "AML_EVENTS_ENTRA_TENANT",
-        "the Entra ID tenant whose tokens the webhook door accepts",
-        "off",
-    ),
-    var(
-        "AML_EVENTS_ENTRA_JWKS_URL",
-        "signing keys address (default: the tenant's)",
-        "",
-    ),
-    var(
-        "AML_EVENTS_ENTRA_ISSUER",
-        "accepted token issuers, comma-separated (sovereign clouds)",
-        "the tenant's v1 and v2 issuers",
-    ),
-    var(
-        "AML_EVENTS_WEBHOOK_INSECURE",
-        "`true`: allow an unprotected webhook door on an exposed address",
-        "off",
-    ),
-    var(
-        "AML_EVENTS_VALIDATE_URL",
-        "`true`: also GET the subscription validation URL",
-        "off",
-    ),
-    var(
-        "AWS_LAMBDA_RUNTIME_API",
-        "set by AWS Lambda: serve through the Lambda runtime (feature `lambda`)",
-        "",
-    ),
-];
-
-/// README's configuration table, made from [`VARIABLES`].
-pub fn markdown_table() -> String {
-    let mut table = String::from("| setting | meaning | default |\n| --- | --- | --- |\n");
-    for v in VARIABLES {
-        table.push_str(&format!(
-            "| `{}` | {} | {} |\n",
-            v.name, v.meaning, v.default
-        ));
-    }
-    table
-}
 
 /// A setting has a value the handler cannot use; startup stops with this message.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -476,81 +346,6 @@ fn split_list(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// The values of [`VARIABLES`], all read up front (so a lookup sees every name the process uses).
-struct RawVars(Vec<(&'static str, Option<String>)>);
-
-impl RawVars {
-    fn read(lookup: &Lookup) -> Self {
-        Self(VARIABLES.iter().map(|v| (v.name, lookup(v.name))).collect())
-    }
-
-    /// The value as set, even when empty. Only names of [`VARIABLES`] can have one.
-    fn get(&self, name: &str) -> Option<&str> {
-        debug_assert!(
-            VARIABLES.iter().any(|v| v.name == name),
-            "{name} is not in VARIABLES"
-        );
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| v.as_deref())
-    }
-
-    /// The trimmed value, `None` when unset or blank.
-    fn text(&self, name: &str) -> Option<&str> {
-        self.get(name).map(str::trim).filter(|v| !v.is_empty())
-    }
-
-    fn invalid(&self, name: &'static str, expected: &'static str) -> SettingsError {
-        SettingsError {
-            name,
-            value: self.get(name).unwrap_or_default().to_owned(),
-            expected,
-        }
-    }
-
-    fn parse_optional<T: std::str::FromStr>(
-        &self,
-        name: &'static str,
-        expected: &'static str,
-    ) -> Result<Option<T>, SettingsError> {
-        self.text(name)
-            .map(|value| value.parse().map_err(|_| self.invalid(name, expected)))
-            .transpose()
-    }
-
-    fn parse_or<T: std::str::FromStr>(
-        &self,
-        name: &'static str,
-        expected: &'static str,
-        default: T,
-    ) -> Result<T, SettingsError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(value) => value
-                .trim()
-                .parse()
-                .map_err(|_| self.invalid(name, expected)),
-        }
-    }
-
-    /// A boolean, spelled one way for every variable: `1`/`true`/`yes` or `0`/`false`/`no`, in any
-    /// case; unset or blank is `false`.
-    fn flag(&self, name: &'static str) -> Result<bool, SettingsError> {
-        Ok(self.optional_flag(name)?.unwrap_or(false))
-    }
-
-    /// [`RawVars::flag`], with unset or blank as `None`.
-    fn optional_flag(&self, name: &'static str) -> Result<Option<bool>, SettingsError> {
-        match self.text(name).map(str::to_ascii_lowercase).as_deref() {
-            None => Ok(None),
-            Some("0" | "false" | "no") => Ok(Some(false)),
-            Some("1" | "true" | "yes") => Ok(Some(true)),
-            Some(_) => Err(self.invalid(name, "1, true or yes; or 0, false or no")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,7 +501,7 @@ mod tests {
     /// not to README (or the other way round) fails here.
     #[test]
     fn readme_configuration_table_is_the_variables_list() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let header = "| setting | meaning | default |";
         let start = readme
             .find(header)
