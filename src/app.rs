@@ -4,6 +4,7 @@
 
 use crate::door::functions::FunctionsDoor;
 use crate::door::webhook::{WebhookDoor, WebhookSetupError};
+use crate::door::Doors;
 use crate::hooks::action::ActionKind;
 use crate::hooks::config::{ConfigError, HooksConfig};
 use crate::hooks::Hook;
@@ -102,12 +103,15 @@ impl AppBuilder {
             tracing::warn!("output hooks only take effect under the Functions host; the webhook door drops their messages");
         }
         Ok(App {
-            pipeline: Pipeline::new(dispatcher),
-            functions: FunctionsDoor {
-                poison_binding: config.settings.poison_binding.clone(),
-            },
-            webhook,
-            serve_invocations: serves_invocations(&settings, webhook_protected),
+            doors: Arc::new(Doors {
+                pipeline: Pipeline::new(dispatcher),
+                functions: FunctionsDoor {
+                    poison_binding: config.settings.poison_binding.clone(),
+                },
+                webhook,
+                serve_invocations: serves_invocations(&settings, webhook_protected),
+                max_invocation_bytes: settings.max_invocation_bytes,
+            }),
             settings,
         })
     }
@@ -170,15 +174,12 @@ pub fn load_hooks(settings: &Settings) -> Result<HooksConfig, ConfigError> {
     )
 }
 
-/// Everything a request needs, shared by all requests: the pipeline and each door's options.
+/// The assembled application: the doors (what every request needs) and the settings it was built
+/// from (where and how to serve).
 #[derive(Debug)]
 pub struct App {
-    pub(crate) pipeline: Pipeline,
-    pub(crate) functions: FunctionsDoor,
-    pub(crate) webhook: WebhookDoor,
-    /// Whether `POST /{FunctionName}` is served (see [`AppBuilder::build`]).
-    pub(crate) serve_invocations: bool,
-    pub(crate) settings: Settings,
+    doors: Arc<Doors>,
+    settings: Settings,
 }
 
 impl App {
@@ -198,7 +199,12 @@ impl App {
 
     /// The decode-and-dispatch pipeline.
     pub fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
+        &self.doors.pipeline
+    }
+
+    /// The doors, for [`crate::door::routes`] (the warp routes) or a Lambda runtime.
+    pub fn doors(&self) -> Arc<Doors> {
+        self.doors.clone()
     }
 
     /// The settings it was built from.
@@ -210,13 +216,13 @@ impl App {
     /// plus 2 s, so that no invocation that started in time is cut.
     pub fn shutdown_grace(&self) -> std::time::Duration {
         self.settings.shutdown_grace.unwrap_or_else(|| {
-            self.pipeline.dispatcher().deadline() + std::time::Duration::from_secs(2)
+            self.doors.pipeline.dispatcher().deadline() + std::time::Duration::from_secs(2)
         })
     }
 
     /// The path of the webhook door.
     pub fn webhook_path(&self) -> &str {
-        &self.webhook.path
+        &self.doors.webhook.path
     }
 
     /// One custom-handler invocation, as `POST /{function}` answers it (benchmarks, fuzzing).
@@ -228,7 +234,10 @@ impl App {
         warp::http::StatusCode,
         crate::door::functions::InvocationResponse,
     ) {
-        self.functions.invoke(&self.pipeline, function, body).await
+        self.doors
+            .functions
+            .invoke(&self.doors.pipeline, function, body)
+            .await
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish for
@@ -242,10 +251,10 @@ impl App {
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let hooks: Vec<&str> = self.pipeline.dispatcher().hook_names().collect();
+        let hooks: Vec<&str> = self.doors.pipeline.dispatcher().hook_names().collect();
         tracing::info!(
             address = %local,
-            webhook_path = %self.webhook.path,
+            webhook_path = %self.doors.webhook.path,
             hooks = ?hooks,
             "aml-events handler listening"
         );
@@ -254,7 +263,8 @@ impl App {
             header_read_timeout: self.settings.header_timeout,
             max_connections: self.settings.max_connections,
         };
-        let stopped = crate::server::serve(listener, self, shutdown, grace, limits).await;
+        let stopped =
+            crate::server::serve(listener, self.doors.clone(), shutdown, grace, limits).await;
         tracing::info!("stopped");
         stopped
     }
@@ -264,8 +274,8 @@ impl App {
     pub async fn run(self: Arc<Self>) -> Result<Stopped, StartupError> {
         #[cfg(feature = "lambda")]
         if self.settings.runtime == Runtime::Lambda {
-            tracing::info!(webhook_path = %self.webhook.path, "aml-events handler running on AWS Lambda");
-            return crate::door::lambda::run(self)
+            tracing::info!(webhook_path = %self.doors.webhook.path, "aml-events handler running on AWS Lambda");
+            return crate::door::lambda::run(self.doors.clone())
                 .await
                 .map(|()| Stopped::Drained)
                 .map_err(|e| StartupError::Lambda(e.to_string()));

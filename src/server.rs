@@ -7,8 +7,7 @@
 //! most `max_connections` are open at once (more wait in the kernel's backlog), and at shutdown idle
 //! and half-sent connections are closed at once while requests being handled get the grace period.
 
-use crate::app::App;
-use crate::door::routes;
+use crate::door::{routes, Doors};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -39,16 +38,16 @@ pub enum Stopped {
     Cut,
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting, closes idle
+/// Serves the doors on `listener` until `shutdown` completes, then stops accepting, closes idle
 /// connections, lets in-flight requests finish for at most `grace`, and returns.
 pub async fn serve(
     listener: TcpListener,
-    app: Arc<App>,
+    doors: Arc<Doors>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
     limits: Limits,
 ) -> Stopped {
-    let service = warp::service(routes(app));
+    let service = warp::service(routes(doors));
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut builder = http1::Builder::new();

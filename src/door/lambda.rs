@@ -4,11 +4,10 @@
 //! Function URLs deliver the API Gateway v2 payload (`apigw_http`). The runtime's own tracing span
 //! carries the Lambda request id on every log line.
 
-use super::routes;
-use crate::app::App;
+use super::{routes, Doors};
 use std::sync::Arc;
 
 /// Serves `app` through the Lambda runtime until Lambda stops the process.
-pub async fn run(app: Arc<App>) -> Result<(), lambda_http::Error> {
+pub async fn run(app: Arc<Doors>) -> Result<(), lambda_http::Error> {
     lambda_http::run(warp::service(routes(app))).await
 }

@@ -8,7 +8,7 @@ pub mod functions;
 pub mod lambda;
 pub mod webhook;
 
-use crate::app::App;
+use crate::pipeline::Pipeline;
 use body::{BodyReadError, PayloadTooLarge};
 use functions::InvocationResponse;
 use serde_json::json;
@@ -19,19 +19,31 @@ use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 use webhook::WebhookAnswer;
 
+/// What every request needs, shared by all requests: the pipeline and each door's options. The
+/// application (`app::App`) builds it from the settings.
+#[derive(Debug)]
+pub struct Doors {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) functions: functions::FunctionsDoor,
+    pub(crate) webhook: webhook::WebhookDoor,
+    /// Whether `POST /{FunctionName}` is served (see `app::serves_invocations`).
+    pub(crate) serve_invocations: bool,
+    pub(crate) max_invocation_bytes: u64,
+}
+
 /// The header carrying the host's invocation id.
 pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
 
 /// All routes of the process: `GET /` (readiness), the webhook door (`POST`/`OPTIONS` on its path) and
 /// `POST /{FunctionName}` (invocations), with every rejection turned into a JSON answer by [`recover`].
-pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+pub fn routes(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     readiness()
         .or(webhook(app.clone()))
         .or(invocation(app))
         .recover(recover)
 }
 
-fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
+fn with_app(app: Arc<Doors>) -> impl Filter<Extract = (Arc<Doors>,), Error = Infallible> + Clone {
     warp::any().map(move || app.clone())
 }
 
@@ -70,14 +82,14 @@ struct WebhookRejected(WebhookAnswer);
 impl warp::reject::Reject for WebhookRejected {}
 
 /// `OPTIONS` and `POST` on the webhook path (default `/api/eventgrid`).
-fn webhook(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+fn webhook(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let path = webhook_path(app.webhook.path.clone());
     let options = path
         .clone()
         .and(warp::options())
         .and(warp::header::headers_cloned())
         .and(with_app(app.clone()))
-        .map(|headers: warp::http::HeaderMap, app: Arc<App>| {
+        .map(|headers: warp::http::HeaderMap, app: Arc<Doors>| {
             webhook_reply(app.webhook.options(&headers))
         });
     let body = body::limited(app.webhook.max_bytes).or_else(|rejection: Rejection| async move {
@@ -94,7 +106,7 @@ fn webhook(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Reject
         .and(body)
         .and(with_app(app))
         .then(
-            |headers: warp::http::HeaderMap, query: String, body: bytes::Bytes, app: Arc<App>| {
+            |headers: warp::http::HeaderMap, query: String, body: bytes::Bytes, app: Arc<Doors>| {
                 let header = |name: &str| {
                     headers
                         .get(name)
@@ -157,8 +169,8 @@ fn function_name() -> impl Filter<Extract = (String,), Error = Rejection> + Clon
 }
 
 /// `POST /{FunctionName}`: one custom-handler invocation.
-fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let limit = app.settings.max_invocation_bytes;
+fn invocation(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let limit = app.max_invocation_bytes;
     let enabled = app.serve_invocations;
     warp::any()
         .and_then(move || async move {
@@ -175,7 +187,10 @@ fn invocation(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(body::limited(limit))
         .and(with_app(app))
         .then(
-            |function: String, invocation_id: Option<String>, body: bytes::Bytes, app: Arc<App>| {
+            |function: String,
+             invocation_id: Option<String>,
+             body: bytes::Bytes,
+             app: Arc<Doors>| {
                 let invocation_id = invocation_id.unwrap_or_default();
                 let span = tracing::info_span!(
                     "invocation",
@@ -257,6 +272,7 @@ async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallib
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::App;
     use crate::hooks::config::HooksConfig;
     use crate::settings::Settings;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -292,7 +308,7 @@ mod tests {
             .path(path)
             .header("content-type", "application/json")
             .body(invocation())
-            .reply(&routes(app.clone()))
+            .reply(&routes(app.doors()))
             .await
             .status()
             .as_u16()

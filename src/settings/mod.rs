@@ -147,7 +147,7 @@ pub struct Settings {
     /// The host's worker id (`FUNCTIONS_CUSTOMHANDLER_WORKER_ID`): set only by the Functions host.
     pub host_worker_id: Option<String>,
     /// Whether to serve invocations beside a protected webhook door (`AML_EVENTS_SERVE_INVOCATIONS`);
-    /// `None`: only under the Functions host (see [`crate::app::AppBuilder::build`]).
+    /// `None`: only under the Functions host (the application's rule).
     pub serve_invocations: Option<bool>,
     lookup: Lookup,
 }

@@ -43,7 +43,10 @@ async fn call(
     app: Arc<App>,
     request: lambda_http::Request,
 ) -> (u16, lambda_http::http::HeaderMap, Value) {
-    let response = warp::service(routes(app)).oneshot(request).await.unwrap();
+    let response = warp::service(routes(app.doors()))
+        .oneshot(request)
+        .await
+        .unwrap();
     let response = response.into_response().await;
     let status = response.status().as_u16();
     let headers = response.headers().clone();

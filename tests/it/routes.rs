@@ -5,7 +5,6 @@ use crate::functions_door::FUNCTION;
 use crate::support::{build_app, fixture, fixture_events, invocation};
 use aml_events::door::routes;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use warp::http::Response;
 
 /// The routes of the app `env` describes, with the repository's `hooks.toml` (a log hook).
@@ -13,7 +12,7 @@ fn table(
     env: &[(&str, &str)],
 ) -> impl warp::Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone + 'static
 {
-    routes(Arc::new(build_app(env, None).expect("the app starts")))
+    routes(build_app(env, None).expect("the app starts").doors())
 }
 
 fn json_body(response: &Response<bytes::Bytes>) -> Value {

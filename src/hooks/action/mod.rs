@@ -96,7 +96,7 @@ pub(crate) struct Shared {
 }
 
 /// A hook from `hooks.toml`. A validated configuration holds them without a transport (they can
-/// preview but not send); [`crate::hooks::config::HooksConfig::dispatcher`] gives them one.
+/// preview but not send); `HooksConfig::dispatcher` gives them one.
 #[derive(Debug, Clone)]
 pub struct ConfiguredHook {
     /// Its unique name.
