@@ -9,6 +9,7 @@ pub mod lambda;
 pub mod webhook;
 
 use crate::pipeline::Pipeline;
+use crate::telemetry::bounded;
 use body::{BodyReadError, PayloadTooLarge};
 use functions::InvocationResponse;
 use serde_json::json;
@@ -108,11 +109,8 @@ fn webhook(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = Reje
         .then(
             |headers: warp::http::HeaderMap, query: String, body: bytes::Bytes, app: Arc<Doors>| {
                 let header = |name: &str| {
-                    headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned()
+                    let value = headers.get(name).and_then(|v| v.to_str().ok());
+                    bounded(value.unwrap_or("")).into_owned()
                 };
                 let span = tracing::info_span!(
                     "webhook",
@@ -194,7 +192,7 @@ fn invocation(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = R
                 let invocation_id = invocation_id.unwrap_or_default();
                 let span = tracing::info_span!(
                     "invocation",
-                    invocation_id = invocation_id.as_str(),
+                    invocation_id = %bounded(&invocation_id),
                     function = function.as_str()
                 );
                 async move {

@@ -11,6 +11,7 @@ pub use crate::event::{decode, Body, BodyError, Decoded, TRIGGER_BINDING};
 
 use crate::event::{DecodeError, Event, MlEvent, SubscriptionValidation};
 use crate::hooks::{Dispatcher, Outcome};
+use crate::telemetry::bounded;
 use futures_util::StreamExt;
 use std::borrow::Cow;
 use tokio::time::Instant;
@@ -90,10 +91,11 @@ impl Pipeline {
         let Decoded { event, raw } = decoded;
         match event {
             Ok(event) => {
+                // Bounded: the event's own text is in the error lines that need it.
                 let span = tracing::info_span!(
                     "event",
-                    event_id = event.id.as_str(),
-                    event_type = event.event_type.as_str()
+                    event_id = %bounded(&event.id),
+                    event_type = %bounded(&event.event_type)
                 );
                 let disposition = self.classify(&event, deadline).instrument(span).await;
                 Processed {

@@ -11,11 +11,13 @@
 //! `text.rs` only escapes the control characters the stock text formatter lets through) and
 //! `tracing-appender`'s non-blocking writer (`writer.rs`: lossless, and why its queue is 4096 lines).
 
+mod bounded;
 mod json;
 mod logs;
 mod text;
 mod writer;
 
+pub(crate) use bounded::bounded;
 pub use json::json_layer;
 pub use logs::{logs_reach_host, with_logs_in_answer};
 use tracing_appender::non_blocking::WorkerGuard;

@@ -220,7 +220,7 @@ impl WebhookDoor {
             // else is a 400 naming the problem) rather than dropping a delivery unread.
             Some(other) => {
                 tracing::warn!(
-                    aeg_event_type = other,
+                    aeg_event_type = %crate::telemetry::bounded(other),
                     "unknown aeg-event-type; reading the body as a notification"
                 );
                 self.notify(pipeline, headers, body).await
