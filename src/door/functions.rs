@@ -1,13 +1,14 @@
 //! The Azure Functions custom-handler door.
 //!
 //! The host POSTs `{"Data": {"event": <event>}, "Metadata": {...}}` to `/{FunctionName}` and reads
-//! `{"Outputs", "Logs", "ReturnValue"}` back. Answers follow the table in DESIGN.md: a hook failure is a
-//! 500 (the host fails the invocation and Event Grid redelivers); an undecodable event is a 200 with the
-//! error in `Logs`, on stderr, and in the poison output binding when configured, because a retry could
-//! only fail again. Finding and decoding the event is the pipeline's ([`Body::Invocation`]).
+//! `{"Outputs", "Logs", "ReturnValue"}` back. Answers follow the table in DESIGN.md: a retryable hook
+//! failure is a 500 (the host fails the invocation and Event Grid redelivers); an undecodable event and
+//! a permanent hook failure (a target's 4xx, a template that cannot render the event) are a 200 with
+//! the error in `Logs`, on stderr, and the event in the poison output binding when configured, because
+//! a retry could only fail again. Finding and decoding the event is the pipeline's ([`Body::Invocation`]).
 
 use crate::event::DecodeError;
-use crate::hooks::add_output;
+use crate::hooks::{add_output, Outcome};
 use crate::pipeline::{Body, BodyError, Disposition, Pipeline, Processed};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -61,7 +62,7 @@ impl FunctionsDoor {
     }
 
     /// Adds each event's logs, outputs and failures to the response; the status is 500 when a hook
-    /// failed (Event Grid redelivers).
+    /// failed in a way a redelivery may cure (Event Grid redelivers).
     fn answer(
         &self,
         response: &mut InvocationResponse,
@@ -78,19 +79,10 @@ impl FunctionsDoor {
         {
             match disposition {
                 Disposition::Handled(outcome) => {
-                    response.logs.extend(outcome.logs);
-                    for (binding, value) in outcome.outputs {
-                        add_output(&mut response.outputs, binding, value);
-                    }
-                    for failure in outcome.failures {
+                    if outcome.needs_retry() {
                         status = StatusCode::INTERNAL_SERVER_ERROR;
-                        response.logs.push(format!(
-                            "hook {} failed for event {}: {}; the invocation fails so that Event Grid redelivers it",
-                            failure.hook,
-                            event_id.as_deref().unwrap_or("?"),
-                            failure.error
-                        ));
                     }
+                    self.handled(response, function, event_id.as_deref(), &raw, outcome);
                 }
                 // The host answers Event Grid's handshake itself; one reaching us is not for us.
                 Disposition::Ignored | Disposition::Handshake(_) => {}
@@ -98,6 +90,52 @@ impl FunctionsDoor {
             }
         }
         status
+    }
+
+    /// One handled event's logs, outputs and failures; its permanent failures also go to the poison
+    /// binding (one message for the event, naming every hook that failed permanently).
+    fn handled(
+        &self,
+        response: &mut InvocationResponse,
+        function: &str,
+        event_id: Option<&str>,
+        raw: &str,
+        outcome: Outcome,
+    ) {
+        let id = event_id.unwrap_or("?");
+        let poisoned: Vec<Value> = outcome
+            .permanent_failures()
+            .map(|f| json!({"hook": f.hook, "error": f.error.message}))
+            .collect();
+        response.logs.extend(outcome.logs);
+        for (binding, value) in outcome.outputs {
+            add_output(&mut response.outputs, binding, value);
+        }
+        for failure in outcome.failures {
+            let line = if failure.error.permanent {
+                // The dispatcher logged it as an error (stderr); `Logs` is what the host records.
+                format!(
+                    "hook {} failed permanently for event {id}: {}; it is not retried, a redelivery would fail the same way",
+                    failure.hook, failure.error
+                )
+            } else {
+                format!(
+                    "hook {} failed for event {id}: {}; the invocation fails so that Event Grid redelivers it",
+                    failure.hook, failure.error
+                )
+            };
+            response.logs.push(line);
+        }
+        if let (Some(binding), Some(first)) = (&self.poison_binding, poisoned.first()) {
+            let message = json!({
+                "error": first["error"],
+                "hook": first["hook"],
+                "failures": poisoned,
+                "function": function,
+                "event": raw,
+            });
+            add_output(&mut response.outputs, binding.clone(), message);
+        }
     }
 
     fn reject(

@@ -2,7 +2,7 @@
 //!
 //! Retries on connection errors, timeouts, 408, 429 and 5xx, with exponential backoff and
 //! jitter, honouring `Retry-After`; any other 4xx fails at once (the target said the request itself is
-//! wrong). Every attempt and every wait fits inside the invocation's deadline: when the next attempt
+//! wrong, so the failure is *permanent*: [`DeliveryError::is_permanent`]). Every attempt and every wait fits inside the invocation's deadline: when the next attempt
 //! cannot, delivery stops with the last error so the door can answer in time.
 //!
 //! The request goes out through a [`Transport`]: reqwest's client in the handler, an in-process fake in
@@ -30,6 +30,9 @@ pub(crate) struct RetryPolicy {
     pub(crate) base_backoff: Duration,
     /// Largest backoff ceiling.
     pub(crate) max_backoff: Duration,
+    /// `on_permanent_failure = "retry"`: a failure a retry would meet again is still answered as
+    /// retryable (5xx, Event Grid redelivers), as before permanent failures were told apart.
+    pub(crate) retry_permanent: bool,
 }
 
 impl Default for RetryPolicy {
@@ -39,6 +42,7 @@ impl Default for RetryPolicy {
             timeout: Duration::from_secs(5),
             base_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(8),
+            retry_permanent: false,
         }
     }
 }
@@ -177,6 +181,14 @@ pub(crate) enum DeliveryError {
         /// The wait before the next attempt.
         wait: Duration,
     },
+}
+
+impl DeliveryError {
+    /// Whether a redelivery would fail the same way: the target refused the request itself (a 4xx
+    /// other than 408 and 429). Timeouts, connection errors, 408, 429 and 5xx may pass.
+    pub(crate) fn is_permanent(&self) -> bool {
+        matches!(self, Self::NotRetried { .. })
+    }
 }
 
 /// How one attempt ended.

@@ -1,6 +1,6 @@
 //! The dispatcher: which hooks run for an event, each under its dedupe lease, within the deadline.
 
-use super::dedupe::{Claim, DedupeStore, MemoryStore};
+use super::dedupe::{Claim, DedupeStore, Lease, MemoryStore};
 use super::{
     add_output, Effect, Hook, HookContext, HookError, HookFailure, Outcome, SummaryLog,
     DEFAULT_DEADLINE, DEFAULT_DEDUPE_TTL,
@@ -146,6 +146,17 @@ impl Dispatcher {
                     }
                     outcome.logs.push(line);
                 }
+                HookResult::Failed(error) if error.permanent => {
+                    tracing::error!(
+                        hook = hook.name(),
+                        %error,
+                        "hook failed permanently; a redelivery would fail the same way, so it is not retried"
+                    );
+                    outcome.failures.push(HookFailure {
+                        hook: hook.name().to_owned(),
+                        error,
+                    });
+                }
                 HookResult::Failed(error) => {
                     tracing::error!(hook = hook.name(), %error, "hook failed");
                     outcome.failures.push(HookFailure {
@@ -202,22 +213,22 @@ impl Dispatcher {
         };
         let result = run_within(hook, event, ctx).await;
         // Recording the result gets a short grace after the deadline: the work is done, its record matters.
+        // A permanent failure is recorded as done too: a redelivery (another hook's retry) would only
+        // meet it again, and send the request a target refused once more.
         match &result {
             HookResult::Ran(_) => {
-                let written =
-                    tokio::time::timeout(STORE_GRACE, self.store.complete(&lease, self.dedupe_ttl))
-                        .await;
-                let error = match written {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e.to_string()),
-                    Err(_) => Some(format!(
-                        "the dedupe store did not answer within {STORE_GRACE:?}"
-                    )),
-                };
-                if let Some(e) = error {
+                if let Some(e) = self.complete(&lease).await {
                     return HookResult::Failed(HookError::new(format!(
                         "the hook succeeded but its dedupe record could not be written, so a redelivery may run it again: {e}"
                     )));
+                }
+            }
+            HookResult::Failed(error) if error.permanent => {
+                if let Some(e) = self.complete(&lease).await {
+                    tracing::warn!(
+                        hook = hook.name(),
+                        "could not record a permanent failure as done, so a redelivery may run the hook again: {e}"
+                    );
                 }
             }
             _ => match tokio::time::timeout(STORE_GRACE, self.store.release(&lease)).await {
@@ -229,6 +240,19 @@ impl Dispatcher {
             },
         }
         result
+    }
+}
+
+impl Dispatcher {
+    /// Marks `lease` done for the dedupe TTL; the error's text when that failed.
+    async fn complete(&self, lease: &Lease) -> Option<String> {
+        match tokio::time::timeout(STORE_GRACE, self.store.complete(lease, self.dedupe_ttl)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!(
+                "the dedupe store did not answer within {STORE_GRACE:?}"
+            )),
+        }
     }
 }
 

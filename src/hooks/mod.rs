@@ -75,20 +75,34 @@ impl Effect {
     }
 }
 
-/// A hook failed. Every hook failure is a *retry*: the door answers 5xx so that Event Grid redelivers.
+/// A hook failed. Most failures are a *retry*: the door answers 5xx so that Event Grid redelivers.
+/// A *permanent* failure is one a retry would meet again (the target refused the request itself with
+/// a 4xx, a template cannot render this event): the doors answer success, log it and send the event
+/// to the poison binding, instead of having Event Grid redeliver it for 24 hours to no end.
 /// Its text is whatever the hook says (code-defined hooks write their own), so it stays one message.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 #[error("{message}")]
 pub struct HookError {
     /// What went wrong, with no secrets in it.
     pub message: String,
+    /// Whether a retry would fail the same way (set where the error arises).
+    pub permanent: bool,
 }
 
 impl HookError {
-    /// A failure described by `message` (which must not contain secrets).
+    /// A failure described by `message` (which must not contain secrets) that a retry may cure.
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            permanent: false,
+        }
+    }
+
+    /// A failure that a retry would meet again, described by `message` (no secrets in it).
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            permanent: true,
+            ..Self::new(message)
         }
     }
 }
@@ -109,8 +123,20 @@ pub struct Outcome {
     pub logs: Vec<String>,
     /// Messages per output binding name (each binding gets an array when several hooks write to it).
     pub outputs: Map<String, Value>,
-    /// Hooks that failed; non-empty means the event must be redelivered.
+    /// Hooks that failed; a retryable one among them means the event must be redelivered.
     pub failures: Vec<HookFailure>,
+}
+
+impl Outcome {
+    /// Whether a hook failed in a way a redelivery may cure.
+    pub fn needs_retry(&self) -> bool {
+        self.failures.iter().any(|f| !f.error.permanent)
+    }
+
+    /// The failures a redelivery would meet again.
+    pub fn permanent_failures(&self) -> impl Iterator<Item = &HookFailure> {
+        self.failures.iter().filter(|f| f.error.permanent)
+    }
 }
 
 /// Adds a message to an output binding; a second message turns the binding's value into an array,

@@ -3,7 +3,8 @@
 //! A door hands over a [`Body`] (its bytes plus the transport facts decoding needs) and turns the
 //! [`Processed`] results into its own answer; the pipeline never knows which door called. It is the
 //! only caller of the event decoder, and it classifies every event with one [`Disposition`]:
-//! *handled* (hook failures mean *retry*: answer 5xx so Event Grid redelivers), *ignored* (not an ML
+//! *handled* (a retryable hook failure means *retry*: answer 5xx so Event Grid redelivers; a permanent
+//! one is answered as done, logged and poisoned), *ignored* (not an ML
 //! event), *handshake* (an Event Grid subscription validation, which only the webhook door answers)
 //! or *rejected* (undecodable: retrying cannot help).
 
@@ -23,7 +24,7 @@ pub const BATCH_CONCURRENCY: usize = 32;
 /// What happened to one event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Disposition {
-    /// The event was decoded and its hooks ran; `outcome.failures` non-empty means *retry*.
+    /// The event was decoded and its hooks ran; [`Outcome::needs_retry`] means *retry*.
     Handled(Outcome),
     /// The event is valid but not one of ours (another event type, a subscription deletion).
     Ignored,
@@ -47,9 +48,9 @@ pub struct Processed<'a> {
 }
 
 impl Processed<'_> {
-    /// Whether a hook failed, so the event must be redelivered.
+    /// Whether a hook failed in a way a redelivery may cure, so the event must be redelivered.
     pub fn needs_retry(&self) -> bool {
-        matches!(&self.disposition, Disposition::Handled(o) if !o.failures.is_empty())
+        matches!(&self.disposition, Disposition::Handled(o) if o.needs_retry())
     }
 }
 

@@ -249,3 +249,147 @@ async fn chunked_invocations_are_read_and_limited_while_streaming() {
     let (status, answer) = read_response(&mut stream).await;
     assert_eq!(status, 413, "{answer}");
 }
+
+/// One way a hook fails permanently (a redelivery would fail the same way): a hooks.toml hook (its
+/// `${env:HOOK_URL}` the receiver's `/hook`, which answers `script`) and the event that makes it fail.
+pub(crate) struct PermanentCause {
+    pub(crate) name: &'static str,
+    pub(crate) hook: String,
+    pub(crate) event: Value,
+    pub(crate) script: Vec<crate::support::receiver::Behaviour>,
+    /// Words of the error.
+    pub(crate) expect: &'static str,
+}
+
+/// The four permanent causes of issue 12 (item 4), each for a ModelRegistered event with `model_name`.
+pub(crate) fn permanent_causes(id: &str) -> Vec<PermanentCause> {
+    use crate::support::receiver::Behaviour;
+    let event = |model_name: &str| {
+        let mut event = fixture_events("eventgrid-model-registered.json").remove(0);
+        event["id"] = json!(id);
+        event["data"]["ModelName"] = json!(model_name);
+        event
+    };
+    let webhook = |extra: &str| {
+        format!("[[hooks]]\nname = \"notify\"\nevents = [\"ModelRegistered\"]\naction = \"webhook\"\nurl = \"${{env:HOOK_URL}}\"\nretries = 2\n{extra}")
+    };
+    vec![
+        PermanentCause {
+            name: "a target's 404",
+            expect: "404 Not Found",
+            hook: webhook(""),
+            event: event("m"),
+            script: vec![Behaviour::status(404)],
+        },
+        PermanentCause {
+            name: "CR/LF from event data in a header",
+            expect: "HTTP does not allow",
+            hook: webhook("headers = { X-Model = \"{{ model_name }}\" }\n"),
+            event: event("m\r\nX-Injected: 1"),
+            script: vec![],
+        },
+        PermanentCause {
+            name: "template fuel running out",
+            expect: "fuel",
+            hook: "[[hooks]]\nname = \"notify\"\nevents = [\"ModelRegistered\"]\naction = \"log\"\ntemplate = \"{% for a in model_name %}{% for b in model_name %}.{% endfor %}{% endfor %}\"\n".into(),
+            event: event(&"x".repeat(1000)),
+            script: vec![],
+        },
+        PermanentCause {
+            name: "a body template that does not produce JSON",
+            expect: "did not produce JSON",
+            hook: webhook("body = 'model: {{ model_name }}'\n"),
+            event: event("m"),
+            script: vec![],
+        },
+    ]
+}
+
+/// Each permanent failure answers 200 with the error in `Logs` and on stderr and the raw event in the
+/// poison binding; a redelivery does not run the hook again (nor ask the target that refused it).
+#[tokio::test]
+async fn permanent_hook_failures_answer_200_with_the_event_in_the_poison_binding() {
+    use crate::support::receiver::Receiver;
+    for cause in permanent_causes("perm-1") {
+        let receiver = Receiver::start().await;
+        receiver.script("/hook", cause.script.clone());
+        let hooks = format!("[settings]\npoison_binding = \"poison\"\n{}", cause.hook);
+        let url = receiver.url("/hook");
+        let handler = spawn_app(&[("HOOK_URL", &url)], Some(&hooks)).await;
+        let body = invocation(&cause.event).to_string();
+        let (status, answer) =
+            json_answer(handler.invoke(FUNCTION, "inv-p", body.clone()).await).await;
+        let what = cause.name;
+        assert_eq!(status, 200, "{what}: {answer}");
+        let logs = answer["Logs"].to_string();
+        assert!(
+            logs.contains("hook notify failed permanently for event perm-1")
+                && logs.contains(cause.expect),
+            "{what}: {logs}"
+        );
+        let poison = &answer["Outputs"]["poison"];
+        assert_eq!(poison["hook"], "notify", "{what}: {answer}");
+        assert_eq!(poison["function"], FUNCTION, "{what}");
+        let kept: Value = serde_json::from_str(poison["event"].as_str().unwrap()).unwrap();
+        assert_eq!(kept, cause.event, "{what}: the raw event is kept whole");
+        assert!(
+            handler.logs().stderr().contains("failed permanently"),
+            "{what}: {}",
+            handler.logs().stderr()
+        );
+        let asked = receiver.requests("/hook").len();
+        assert!(
+            asked <= 1,
+            "{what}: a 4xx is not retried ({asked} requests)"
+        );
+        let (status, _) = json_answer(handler.invoke(FUNCTION, "inv-p2", body).await).await;
+        assert_eq!(status, 200, "{what}: the redelivery");
+        assert_eq!(
+            receiver.requests("/hook").len(),
+            asked,
+            "{what}: not sent again"
+        );
+    }
+}
+
+/// `on_permanent_failure = "retry"` keeps the answer of every failure: 500, so Event Grid redelivers.
+#[tokio::test]
+async fn on_permanent_failure_retry_answers_500() {
+    use crate::support::receiver::Receiver;
+    for cause in permanent_causes("perm-2") {
+        let receiver = Receiver::start().await;
+        receiver.script("/hook", cause.script.clone());
+        let hooks = format!(
+            "[settings]\npoison_binding = \"poison\"\n{}on_permanent_failure = \"retry\"\n",
+            cause.hook
+        );
+        let url = receiver.url("/hook");
+        let handler = spawn_app(&[("HOOK_URL", &url)], Some(&hooks)).await;
+        let body = invocation(&cause.event).to_string();
+        let response = handler.invoke(FUNCTION, "inv-r", body).await;
+        let (status, answer) = json_answer(response).await;
+        assert_eq!(status, 500, "{}: {answer}", cause.name);
+        assert!(answer["Outputs"].get("poison").is_none(), "{answer}");
+    }
+}
+
+/// A retryable failure still fails the invocation, even beside a permanent one.
+#[tokio::test]
+async fn a_retryable_failure_beside_a_permanent_one_answers_500() {
+    use crate::support::receiver::{Behaviour, Receiver};
+    let receiver = Receiver::start().await;
+    receiver.script("/hook", vec![Behaviour::status(404)]);
+    receiver.script("/down", vec![Behaviour::status(503)]);
+    let hooks = "[[hooks]]\nname = \"refused\"\naction = \"webhook\"\nurl = \"${env:HOOK_URL}\"\nretries = 0\n\n[[hooks]]\nname = \"busy\"\naction = \"webhook\"\nurl = \"${env:DOWN_URL}\"\nretries = 0\n";
+    let (url, down) = (receiver.url("/hook"), receiver.url("/down"));
+    let handler = spawn_app(&[("HOOK_URL", &url), ("DOWN_URL", &down)], Some(hooks)).await;
+    let event = &fixture_events("eventgrid-model-registered.json")[0];
+    let response = handler
+        .invoke(FUNCTION, "inv-m", invocation(event).to_string())
+        .await;
+    let (status, answer) = json_answer(response).await;
+    assert_eq!(status, 500, "{answer}");
+    let logs = answer["Logs"].to_string();
+    assert!(logs.contains("hook refused failed permanently"), "{logs}");
+    assert!(logs.contains("hook busy failed for event"), "{logs}");
+}

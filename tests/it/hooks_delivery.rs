@@ -195,8 +195,10 @@ fn webhook_hook(name: &str, path_env: &str, retries: u32, timeout_ms: u64) -> St
     )
 }
 
+/// A 4xx (other than 408 and 429) is permanent: not retried, and answered 200 so that Event Grid does
+/// not redeliver it for 24 hours; `on_permanent_failure = "retry"` keeps the 500.
 #[tokio::test]
-async fn a_4xx_is_not_retried_and_fails_the_invocation() {
+async fn a_4xx_is_not_retried_and_answers_200_unless_the_hook_opts_to_retry() {
     let receiver = Receiver::start().await;
     receiver.script("/hook", vec![Behaviour::status(400)]);
     let (handler, _dir) = handler_with(
@@ -206,10 +208,29 @@ async fn a_4xx_is_not_retried_and_fails_the_invocation() {
     .await;
     let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
     assert_eq!(
+        status, 200,
+        "a retry would be refused the same way: Event Grid must not redeliver"
+    );
+    assert_eq!(receiver.requests("/hook").len(), 1);
+    let logs = answer["Logs"].to_string();
+    assert!(
+        logs.contains("400 Bad Request") && logs.contains("not retried"),
+        "{logs}"
+    );
+    assert!(logs.contains("failed permanently"), "{logs}");
+
+    receiver.script("/retry", vec![Behaviour::status(400)]);
+    let hooks = format!(
+        "{}on_permanent_failure = \"retry\"\n",
+        webhook_hook("n", "HOOK_URL", 3, 2000)
+    );
+    let (handler, _dir) = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/retry"))]).await;
+    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    assert_eq!(
         status, 500,
         "the host fails the invocation so Event Grid redelivers"
     );
-    assert_eq!(receiver.requests("/hook").len(), 1);
+    assert_eq!(receiver.requests("/retry").len(), 1);
     let logs = answer["Logs"].to_string();
     assert!(
         logs.contains("400 Bad Request") && logs.contains("not retried"),
@@ -323,7 +344,9 @@ headers = { Authorization = "Bearer ${env:API_TOKEN}" }
     )
     .await;
     let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
-    assert_eq!(status, 500);
+    // A 401 is permanent: answered 200, its error (checked for secrets below) in `Logs` and stderr.
+    assert_eq!(status, 200);
+    assert!(answer["Logs"].to_string().contains("401"), "{answer}");
     assert_eq!(
         receiver.requests("/hook/SECRET-PATH-TOKEN")[0].headers["authorization"],
         "Bearer SECRET-API-TOKEN"
@@ -665,6 +688,46 @@ mod in_process {
             "{message}"
         );
         assert!(!message.contains("/hook"), "the URL is a secret: {message}");
+    }
+
+    #[test]
+    fn on_permanent_failure_takes_report_or_retry_only() {
+        let env = |_: &str| Some("https://target.test/hook".to_owned());
+        for value in ["report", "retry"] {
+            let hooks = format!(
+                "{}on_permanent_failure = \"{value}\"\n",
+                webhook_hook("n", "HOOK_URL", 0, 1000)
+            );
+            assert!(
+                HooksConfig::parse(&hooks, "hooks.toml", &env).is_ok(),
+                "{value}"
+            );
+        }
+        let hooks = format!(
+            "{}on_permanent_failure = \"sometimes\"\n",
+            webhook_hook("n", "HOOK_URL", 0, 1000)
+        );
+        let error = HooksConfig::parse(&hooks, "hooks.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("sometimes") && error.contains("retry"),
+            "{error}"
+        );
+    }
+
+    /// A permanent failure is recorded as done: the redelivery of the event (another hook failed)
+    /// does not send the refused request again.
+    #[tokio::test(start_paused = true)]
+    async fn a_permanent_failure_is_not_run_again_by_a_redelivery() {
+        let target = Target::scripted(vec![Behaviour::status(404)]);
+        let dispatcher = dispatcher(&webhook_hook("n", "HOOK_URL", 3, 2000), &target);
+        let first = dispatch(&dispatcher, "eventgrid-model-deployed.json").await;
+        assert!(!first.needs_retry(), "{first:?}");
+        assert!(first.failures[0].error.permanent, "{first:?}");
+        let second = dispatch(&dispatcher, "eventgrid-model-deployed.json").await;
+        assert!(second.failures.is_empty(), "{second:?}");
+        assert_eq!(target.seen().len(), 1);
     }
 
     #[tokio::test(start_paused = true)]

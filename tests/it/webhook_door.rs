@@ -395,3 +395,63 @@ async fn a_huge_header_does_not_multiply_the_log() {
     assert!(logged < sent, "{logged} bytes logged for {sent} bytes sent");
     handler.shutdown(std::time::Duration::from_secs(15)).await;
 }
+
+/// A batch whose only failures are permanent is answered 200 (naming them), and the redelivery of a
+/// batch does not ask a target that refused again; a retryable failure beside them still makes it 500.
+#[tokio::test]
+async fn permanent_failures_answer_200_for_the_batch_unless_one_is_retryable() {
+    use crate::functions_door::permanent_causes;
+    for cause in permanent_causes("wp-1") {
+        let receiver = Receiver::start().await;
+        receiver.script("/hook", cause.script.clone());
+        let url = receiver.url("/hook");
+        let handler = spawn_app(&[("HOOK_URL", &url)], Some(&cause.hook)).await;
+        let batch = json!([cause.event, seed("eventgrid", "model-deployed", "wp-2")]).to_string();
+        let (status, _, answer) = post(&handler, "/api/eventgrid", &NOTIFY, batch.clone()).await;
+        let what = cause.name;
+        assert_eq!(status, 200, "{what}: {answer}");
+        assert_eq!(
+            answer["failed_permanently"],
+            json!([{"event": "wp-1", "hook": "notify"}]),
+            "{what}: {answer}"
+        );
+        let stderr = handler.logs().stderr();
+        assert!(
+            stderr.contains("failed permanently") && stderr.contains(cause.expect),
+            "{what}: {stderr}"
+        );
+        let asked = receiver.requests("/hook").len();
+        let (status, _, _) = post(&handler, "/api/eventgrid", &NOTIFY, batch).await;
+        assert_eq!(status, 200, "{what}: the redelivery");
+        assert_eq!(receiver.requests("/hook").len(), asked, "{what}");
+
+        let opted_out = format!("{}on_permanent_failure = \"retry\"\n", cause.hook);
+        receiver.script("/hook", cause.script.clone());
+        let handler = spawn_app(&[("HOOK_URL", &url)], Some(&opted_out)).await;
+        let batch = json!([cause.event]).to_string();
+        let (status, _, answer) = post(&handler, "/api/eventgrid", &NOTIFY, batch).await;
+        assert_eq!(
+            status, 500,
+            "{what} with on_permanent_failure = \"retry\": {answer}"
+        );
+    }
+
+    let receiver = Receiver::start().await;
+    receiver.script(
+        "/hook",
+        vec![Behaviour::status(404), Behaviour::status(503)],
+    );
+    let handler = handler(&receiver, &[]).await;
+    let batch = json!([
+        seed("eventgrid", "model-registered", "wm-1"),
+        seed("eventgrid", "model-deployed", "wm-2")
+    ])
+    .to_string();
+    let (status, _, answer) = post(&handler, "/api/eventgrid", &NOTIFY, batch).await;
+    assert_eq!(status, 500, "a retryable failure in the batch: {answer}");
+    assert_eq!(
+        answer["error"]["failures"].as_array().unwrap().len(),
+        1,
+        "{answer}"
+    );
+}

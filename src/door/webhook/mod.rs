@@ -4,8 +4,9 @@
 //! It speaks Event Grid's webhook protocol: the `SubscriptionValidation` handshake (echo the code),
 //! the CloudEvents abuse-protection `OPTIONS` handshake, notifications as one object or an array in
 //! either schema (and CloudEvents binary mode), and `Unsubscribe`. Answers are all-or-nothing, as Event
-//! Grid expects of a batch: 200 when every event is handled, 500 when a hook failed (Event Grid retries
-//! the whole batch; dedupe makes that cheap), 400 when the body or an event is malformed (Event Grid
+//! Grid expects of a batch: 200 when every event is handled, 500 when a hook failed in a way a retry may
+//! cure (Event Grid retries the whole batch; dedupe makes that cheap), 200 still when the only failures
+//! are permanent (a target's 4xx, a template that cannot render the event: logged, not retried), 400 when the body or an event is malformed (Event Grid
 //! dead-letters it; the answer names the event index and JSON path), 401 without a valid key or token.
 //! The door only reads the transport: the pipeline decodes and classifies.
 
@@ -261,9 +262,11 @@ impl WebhookDoor {
     }
 }
 
-/// All-or-nothing: 500 when a hook failed, else 400 for the first undecodable event, else 200.
+/// All-or-nothing: 500 when a hook failed retryably, else 400 for the first undecodable event, else
+/// 200 (naming the hooks that failed permanently: the dispatcher logged their errors).
 fn notification_answer(processed: &[Processed<'_>]) -> WebhookAnswer {
     let mut failures = Vec::new();
+    let mut not_retried = Vec::new();
     let mut first_rejected = None;
     let (mut handled, mut ignored) = (0, 0);
     for p in processed {
@@ -278,7 +281,12 @@ fn notification_answer(processed: &[Processed<'_>]) -> WebhookAnswer {
                 }
                 for f in &outcome.failures {
                     // Details (targets, errors) stay in the logs, not in the answer to the caller.
-                    failures.push(json!({"event": p.event_id, "hook": f.hook}));
+                    let failure = json!({"event": p.event_id, "hook": f.hook});
+                    if f.error.permanent {
+                        not_retried.push(failure);
+                    } else {
+                        failures.push(failure);
+                    }
                 }
             }
             Disposition::Ignored | Disposition::Handshake(_) => ignored += 1,
@@ -298,10 +306,11 @@ fn notification_answer(processed: &[Processed<'_>]) -> WebhookAnswer {
     if let Some(e) = first_rejected {
         return WebhookAnswer::decode_error(e);
     }
-    WebhookAnswer::json(
-        StatusCode::OK,
-        json!({"events": processed.len(), "handled": handled, "ignored": ignored}),
-    )
+    let mut body = json!({"events": processed.len(), "handled": handled, "ignored": ignored});
+    if !not_retried.is_empty() {
+        body["failed_permanently"] = not_retried.into();
+    }
+    WebhookAnswer::json(StatusCode::OK, body)
 }
 
 #[cfg(test)]

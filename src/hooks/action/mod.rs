@@ -186,13 +186,20 @@ impl ConfiguredHook {
         HookError::new(self.shared.secrets.redact(message.as_ref()))
     }
 
+    /// A failure a retry would meet again (see [`HookError::permanent`]), its text redacted.
+    /// Rendering is a function of the template and the event alone (no clock, no I/O, fixed fuel),
+    /// so every render error of an event is permanent.
+    fn fail_permanently(&self, message: impl AsRef<str>) -> HookError {
+        HookError::permanent(self.shared.secrets.redact(message.as_ref()))
+    }
+
     fn text(&self, event: &Event<MlEvent>) -> Result<String, HookError> {
         match &self.text_template {
             Some(name) => self
                 .shared
                 .templates
                 .render(name, event)
-                .map_err(|e| self.fail(format!("template: {e}"))),
+                .map_err(|e| self.fail_permanently(format!("template: {e}"))),
             None => Ok(event.summary()),
         }
     }
@@ -271,11 +278,12 @@ impl ConfiguredHook {
         let (status, attempts) = deliver(transport.as_ref(), &request, self.policy, ctx.deadline)
             .await
             .map_err(|e| {
-                self.fail(format!(
-                    "{} to {}: {e}",
-                    self.kind_word(),
-                    preview.destination
-                ))
+                let message = format!("{} to {}: {e}", self.kind_word(), preview.destination);
+                if e.is_permanent() {
+                    self.fail_permanently(message)
+                } else {
+                    self.fail(message)
+                }
             })?;
         Ok(Effect::log(format!(
             "hook {}: {} delivered to {} ({status}, attempt {attempts})",
@@ -304,14 +312,21 @@ impl Hook for ConfiguredHook {
     fn run<'a>(&'a self, event: &'a Event<MlEvent>, ctx: &'a HookContext) -> HookFuture<'a> {
         Box::pin(async move {
             // Log and output hooks run on every event: build their one value and nothing else.
-            match &self.action {
-                Action::Log => Ok(Effect::log(self.text(event)?)),
-                Action::Output { binding } => Ok(Effect {
+            let result = match &self.action {
+                Action::Log => self.text(event).map(Effect::log),
+                Action::Output { binding } => self.output_payload(event).map(|payload| Effect {
                     log: None,
-                    output: Some((binding.clone(), self.output_payload(event)?)),
+                    output: Some((binding.clone(), payload)),
                 }),
                 _ => self.send(event, ctx).await,
-            }
+            };
+            // `on_permanent_failure = "retry"`: answered as retryable, as before the distinction.
+            result.map_err(|mut error| {
+                if self.policy.retry_permanent {
+                    error.permanent = false;
+                }
+                error
+            })
         })
     }
 }

@@ -33,9 +33,10 @@ impl Webhook {
                     .shared
                     .templates
                     .render(name, event)
-                    .map_err(|e| hook.fail(format!("body template: {e}")))?;
-                serde_json::from_str(&text)
-                    .map_err(|e| hook.fail(format!("the body template did not produce JSON: {e}")))
+                    .map_err(|e| hook.fail_permanently(format!("body template: {e}")))?;
+                serde_json::from_str(&text).map_err(|e| {
+                    hook.fail_permanently(format!("the body template did not produce JSON: {e}"))
+                })
             }
             None => serde_json::to_value(event).map_err(|e| hook.fail(e.to_string())),
         }
@@ -53,9 +54,9 @@ impl Webhook {
                 .shared
                 .templates
                 .render(template, event)
-                .map_err(|e| hook.fail(format!("header `{name}` template: {e}")))?;
+                .map_err(|e| hook.fail_permanently(format!("header `{name}` template: {e}")))?;
             let value = HeaderValue::from_str(&value).map_err(|_| {
-                hook.fail(format!(
+                hook.fail_permanently(format!(
                     "header `{name}` rendered to a value HTTP does not allow"
                 ))
             })?;

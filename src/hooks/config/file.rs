@@ -45,8 +45,22 @@ pub(super) struct RawHook {
     pub(super) binding: Option<String>,
     pub(super) timeout_ms: Option<u64>,
     pub(super) retries: Option<u32>,
+    pub(super) on_permanent_failure: Option<OnPermanentFailure>,
     #[serde(default)]
     pub(super) when: RawWhen,
+}
+
+/// `on_permanent_failure`: what a failure that a redelivery would meet again (a 4xx other than 408
+/// and 429, a template that cannot render the event) answers. serde refuses any other value.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum OnPermanentFailure {
+    /// Logged, answered as done (so Event Grid does not redeliver), and the event sent to the
+    /// poison binding when one is configured.
+    #[default]
+    Report,
+    /// Answered as any failure: 5xx, and Event Grid redelivers (up to 30 times over 24 hours).
+    Retry,
 }
 
 /// `[hooks.when]`.

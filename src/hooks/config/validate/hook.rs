@@ -4,7 +4,7 @@
 use super::{Draft, Validator};
 use crate::event::{EventKind, RunStatus};
 use crate::hooks::action::{Action, ActionKind, Webhook};
-use crate::hooks::config::file::{RawHook, RawWhen};
+use crate::hooks::config::file::{OnPermanentFailure, RawHook, RawWhen};
 use crate::hooks::config::substitute::Insert;
 use crate::hooks::config::ConfigError;
 use crate::hooks::delivery::RetryPolicy;
@@ -195,7 +195,7 @@ impl Validator<'_> {
         Ok(url)
     }
 
-    /// `timeout_ms` and `retries`.
+    /// `timeout_ms`, `retries` and `on_permanent_failure`.
     fn policy(
         &self,
         h: Option<&str>,
@@ -220,6 +220,7 @@ impl Validator<'_> {
         Ok(RetryPolicy {
             retries,
             timeout,
+            retry_permanent: raw.on_permanent_failure == Some(OnPermanentFailure::Retry),
             ..RetryPolicy::default()
         })
     }
