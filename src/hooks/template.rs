@@ -552,4 +552,35 @@ mod tests {
             }
         }
     }
+
+    /// Times a render for a 1 MiB event with 75,000 tags, with the context built whole (as before)
+    /// and as the template needs it: `cargo test --release --lib render_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn render_cost() {
+        let mut e = event(EventKind::ModelRegistered);
+        if let MlEvent::ModelRegistered(d) = &mut e.data {
+            d.model_tags = (0..75_000)
+                .map(|i| (format!("tag{i:05}"), json!(format!("v{i:05}"))))
+                .collect();
+        }
+        let mut t = Templates::new();
+        let known = known_variables(&[EventKind::ModelRegistered]);
+        for (name, source) in [
+            ("field", "{{ model_name }}"),
+            ("event.id", "{{ event.id }}"),
+            ("summary", "{{ summary }}"),
+            ("tags", "{{ model_tags | length }}"),
+        ] {
+            t.add(name.to_owned(), source.to_owned(), &known).unwrap();
+            let start = std::time::Instant::now();
+            let before = t.render_context(name, &context(&e)).unwrap();
+            let whole = start.elapsed();
+            let start = std::time::Instant::now();
+            let after = t.render(name, &e).unwrap();
+            let needed = start.elapsed();
+            assert_eq!(before, after);
+            println!("{name:>9}: whole context {whole:?}, needed variables {needed:?}");
+        }
+    }
 }
