@@ -76,6 +76,16 @@ mod tests {
     }
 
     #[test]
+    fn a_literal_unicode_escape_is_redacted_raw_and_escaped() {
+        let secrets = Secrets::new([r"Wq8\u00e9".to_owned()]);
+        assert_eq!(secrets.redact(r"raw Wq8\u00e9"), "raw [redacted]");
+        assert_eq!(
+            secrets.redact(r#"{"k":"Wq8\\u00e9"}"#),
+            r#"{"k":"[redacted]"}"#
+        );
+    }
+
+    #[test]
     fn urls_are_described_by_host_only() {
         let url =
             reqwest::Url::parse("https://contoso.webhook.office.com/webhookb2/secret-token?sig=x")

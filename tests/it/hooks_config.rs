@@ -289,3 +289,67 @@ fn the_check_report_ends_with_a_summary_line() {
         "retrain-on-register ModelRegistered webhook"
     );
 }
+
+/// `handler send --dry-run` of the ModelRegistered sample through `text` with `pairs` as settings.
+fn dry_run(text: &str, pairs: &'static [(&'static str, &'static str)]) -> String {
+    use aml_events::event::{EventKind, Schema};
+    let config = HooksConfig::parse(text, "hooks.toml", &env(pairs)).unwrap();
+    let sample =
+        aml_events::samples::sample(EventKind::ModelRegistered, Schema::EventGrid).unwrap();
+    let events: serde_json::Value = serde_json::from_str(sample).unwrap();
+    let events = match events {
+        serde_json::Value::Array(items) => items,
+        one => vec![one],
+    };
+    aml_events::cli::dry_run(&events, &config).unwrap()
+}
+
+const BODY_WITH_SECRET: &str = "[[hooks]]\nname = \"w\"\nevents = [\"ModelRegistered\"]\naction = \"webhook\"\nurl = \"https://x.example/h\"\nbody = '{\"token\": \"Bearer ${env:TOKEN}\", \"model\": {{ model_name }}}'";
+
+#[test]
+fn a_secret_with_a_quote_keeps_the_body_json_and_is_redacted() {
+    let out = dry_run(BODY_WITH_SECRET, &[("TOKEN", r#"Qz7"Zq9\Kx3"#)]);
+    assert!(!out.contains("error"), "{out}");
+    assert!(out.contains(r#""token": "Bearer [redacted]""#), "{out}");
+    assert!(!out.contains("Qz7") && !out.contains("Kx3"), "{out}");
+}
+
+#[test]
+fn a_secret_with_a_literal_unicode_escape_is_not_decoded_and_is_redacted() {
+    // Pasted raw, `\u00e9` was decoded into `é` by the JSON parser, and `Wq8\u00e9` escaped redaction.
+    let out = dry_run(BODY_WITH_SECRET, &[("TOKEN", r"Wq8\u00e9")]);
+    assert!(out.contains(r#""token": "Bearer [redacted]""#), "{out}");
+    assert!(!out.contains("Wq8") && !out.contains('é'), "{out}");
+}
+
+#[test]
+fn env_references_in_a_message_template_are_refused() {
+    let err = error_of(
+        "[[hooks]]\nname = \"a\"\naction = \"log\"\ntemplate = \"token ${env:GITHUB_TOKEN}\"",
+    );
+    assert!(
+        err.starts_with("hooks.toml: hook `a`: key `template`: `${env:...}` is not substituted"),
+        "{err}"
+    );
+    assert!(!err.contains("SECRETGITHUBTOKEN"), "{err}");
+}
+
+#[test]
+fn templates_may_call_minijinja_global_functions() {
+    let template = "{% set ns = namespace(n=0) %}{% for i in range(2) %}{{ i }}{% endfor %}\
+        {{ dict(a=1).a }}{{ ns.n }}{{ debug() | length > 0 }}";
+    let text = format!("[[hooks]]\nname = \"a\"\naction = \"log\"\ntemplate = \"{template}\"");
+    assert_eq!(parse(&text).unwrap().hooks.len(), 1);
+}
+
+#[test]
+fn jinja_functions_minijinja_does_not_ship_are_named_as_such() {
+    let err = error_of(
+        "[[hooks]]\nname = \"a\"\naction = \"log\"\ntemplate = \"{{ cycler('a') }}{{ nope }}\"",
+    );
+    assert_eq!(
+        err,
+        "hooks.toml: hook `a`: key `template`: unknown template variable(s): nope; \
+         Jinja function(s) this handler does not provide: cycler"
+    );
+}

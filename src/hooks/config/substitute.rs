@@ -12,6 +12,10 @@ pub(super) enum Insert {
     Plain,
     /// Inside `{% raw %}`, because the field is a template and the value must not be read as one.
     Raw,
+    /// Inside `{% raw %}` and escaped as the content of a JSON string, because the field is a JSON
+    /// body template: a `"` or `\` in a secret must not end the string or be decoded (`\u00e9` in a
+    /// secret stays those six characters, so the redaction of the value still finds it).
+    JsonString,
 }
 
 /// A `${env:...}` that cannot be resolved. The texts are part of `handler check`'s output.
@@ -50,17 +54,28 @@ pub(super) fn substitute(
             .ok_or_else(|| SubstituteError::Unset(name.to_owned()))?;
         match insert {
             Insert::Plain => out.push_str(&value),
-            Insert::Raw => {
-                out.push_str("{% raw %}");
-                out.push_str(&value);
-                out.push_str("{% endraw %}");
-            }
+            Insert::Raw => push_raw(&mut out, &value),
+            Insert::JsonString => push_raw(&mut out, &json_string_content(&value)),
         }
         secrets.push(value);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `value` as template text printed as it is: inside `{% raw %}`, which ends at the first `{%`, so
+/// every `{%` of the value is split across two raw blocks (`{{% endraw %}{% raw %}%`).
+fn push_raw(out: &mut String, value: &str) {
+    out.push_str("{% raw %}");
+    out.push_str(&value.replace("{%", "{{% endraw %}{% raw %}%"));
+    out.push_str("{% endraw %}");
+}
+
+/// `value` escaped as the content of a JSON string, without the quotes.
+fn json_string_content(value: &str) -> String {
+    let quoted = serde_json::Value::String(value.to_owned()).to_string();
+    quoted[1..quoted.len() - 1].to_owned()
 }
 
 /// Letters, digits and `_`, not starting with a digit: what app settings allow everywhere.
@@ -90,6 +105,44 @@ mod tests {
         let text = substitute("{{ x }} ${env:TOKEN}", Insert::Raw, &env, &mut secrets);
         assert_eq!(text.as_deref(), Ok("{{ x }} {% raw %}s3cret{% endraw %}"));
         assert_eq!(secrets, ["s3cret", "s3cret"]);
+    }
+
+    fn lookup(name: &str) -> Option<String> {
+        match name {
+            "QUOTE" => Some(r#"a"b\c"#.to_owned()),
+            "UNICODE" => Some(r"x\u00e9y".to_owned()),
+            "TAGS" => Some("{%endraw%}{{ 7 * 7 }}{% raw %}{".to_owned()),
+            _ => None,
+        }
+    }
+
+    /// What the template `text` renders to after substitution, in a `.json` template.
+    fn rendered(text: &str, insert: Insert) -> String {
+        let source = substitute(text, insert, &lookup, &mut Vec::new()).unwrap();
+        let mut env = minijinja::Environment::new();
+        env.add_template_owned("t.json", source).unwrap();
+        env.get_template("t.json").unwrap().render(()).unwrap()
+    }
+
+    #[test]
+    fn values_in_json_bodies_are_json_string_content() {
+        let body = rendered(r#"{"k": "Bearer ${env:QUOTE}"}"#, Insert::JsonString);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["k"], r#"Bearer a"b\c"#);
+        // A literal `\u00e9` is not decoded into `é`: the secret stays as it was.
+        let body = rendered(r#"{"k": "${env:UNICODE}"}"#, Insert::JsonString);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["k"], r"x\u00e9y");
+    }
+
+    #[test]
+    fn values_cannot_end_their_raw_block() {
+        for insert in [Insert::Raw, Insert::JsonString] {
+            assert_eq!(
+                rendered("<${env:TAGS}>", insert),
+                "<{%endraw%}{{ 7 * 7 }}{% raw %}{>"
+            );
+        }
     }
 
     #[test]

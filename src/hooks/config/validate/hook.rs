@@ -17,6 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 const MAX_RETRIES: u32 = 10;
+/// Why `template` takes no `${env:...}`: its text is the message, posted to a channel or written to the
+/// logs, where a value from the settings (a secret, as every such value is treated) must not go.
+const TEMPLATE_ENV: &str =
+    "`${env:...}` is not substituted in the message template: the message is \
+    posted or logged, and values from settings are secrets; use it in `url`, `headers` or `body`";
 /// Headers that HTTP framing owns: configuring them could send the request elsewhere or break it.
 const RESERVED_HEADERS: [&str; 4] = ["host", "content-length", "transfer-encoding", "connection"];
 
@@ -42,6 +47,9 @@ impl Validator<'_> {
         self.unused_keys(h, &raw)?;
         let text_template = match &raw.template {
             Some(source) => {
+                if source.contains("${env:") {
+                    return Err(self.err(h, Some("template"), TEMPLATE_ENV));
+                }
                 let template = format!("{name}/template");
                 Some(self.compile(h, "template", template, source.clone(), &known)?)
             }
@@ -292,7 +300,7 @@ impl Validator<'_> {
         }
         let body = match &raw.body {
             Some(source) => {
-                let source = self.substitute(source, h, "body", Insert::Raw)?;
+                let source = self.substitute(source, h, "body", Insert::JsonString)?;
                 let template = format!("{name}/body.json");
                 Some(self.compile(h, "body", template, source, known)?)
             }

@@ -11,7 +11,7 @@ use crate::hooks::action::{Action, ConfiguredHook, Shared};
 use crate::hooks::delivery::RetryPolicy;
 use crate::hooks::rule::Rule;
 use crate::hooks::secrets::Secrets;
-use crate::hooks::template::Templates;
+use crate::hooks::template::{Templates, NOT_PROVIDED};
 use crate::hooks::{DEFAULT_DEADLINE, DEFAULT_DEDUPE_TTL};
 use reqwest::Url;
 use serde::Deserialize;
@@ -78,6 +78,28 @@ pub(super) fn validate(
     })
 }
 
+/// `handler check`'s words for the names a template reads that nothing defines.
+fn describe_unknown(unknown: &[String]) -> String {
+    let (missing, variables): (Vec<&str>, Vec<&str>) = unknown
+        .iter()
+        .map(String::as_str)
+        .partition(|name| NOT_PROVIDED.contains(name));
+    let mut parts = Vec::new();
+    if !variables.is_empty() {
+        parts.push(format!(
+            "unknown template variable(s): {}",
+            variables.join(", ")
+        ));
+    }
+    if !missing.is_empty() {
+        parts.push(format!(
+            "Jinja function(s) this handler does not provide: {}",
+            missing.join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
 /// A hook validated but not yet tied to the shared templates.
 struct Draft {
     name: String,
@@ -133,11 +155,7 @@ impl Validator<'_> {
     ) -> Result<String, ConfigError> {
         match self.templates.add(name.clone(), source, known) {
             Ok(unknown) if unknown.is_empty() => Ok(name),
-            Ok(unknown) => Err(self.err(
-                hook,
-                Some(key),
-                format!("unknown template variable(s): {}", unknown.join(", ")),
-            )),
+            Ok(unknown) => Err(self.err(hook, Some(key), describe_unknown(&unknown))),
             Err(e) => Err(self.err(hook, Some(key), format!("template error: {e}"))),
         }
     }
