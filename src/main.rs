@@ -14,6 +14,7 @@ use aml_events::server::Stopped;
 use aml_events::settings::{Runtime, Settings};
 use aml_events::telemetry;
 use clap::Parser;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,7 +38,8 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
     let mut settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Not `eprintln!`, which panics when stderr is closed.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             return ExitCode::from(2);
         }
     };
