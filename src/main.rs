@@ -13,6 +13,7 @@ use aml_events::cli::{self, Cli, Command};
 use aml_events::settings::{Runtime, Settings};
 use aml_events::telemetry;
 use clap::Parser;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,7 +36,8 @@ fn serve(hooks: Option<PathBuf>) -> ExitCode {
     let mut settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Not `eprintln!`, which panics when stderr is closed.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             return ExitCode::from(2);
         }
     };

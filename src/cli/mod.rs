@@ -2,6 +2,7 @@
 //! `send`. Each offline command returns its output so it can be tested; [`run`] prints it.
 
 mod offline;
+mod print;
 mod send;
 
 pub use offline::{check, decode, describe, dry_run, read_input, sample, send_input};
@@ -169,21 +170,17 @@ pub fn run(command: Command) -> ExitCode {
             return match read_input(&input).map(|text| decode(&text)) {
                 Ok(Ok(out)) => finish(Ok(out)),
                 Ok(Err((out, errors))) => {
-                    if !out.is_empty() && out != "null" && out != "[]" {
-                        println!("{out}");
-                    }
-                    errors.iter().for_each(|e| eprintln!("{e}"));
-                    ExitCode::FAILURE
+                    let printed =
+                        out.is_empty() || out == "null" || out == "[]" || print::out(&out, true);
+                    errors.iter().for_each(|e| print::err(e));
+                    print::exit(printed, ExitCode::FAILURE)
                 }
                 Err(e) => finish(Err(e)),
             }
         }
         Command::Sample { name, schema } => {
             return match sample(&name, schema.into()) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
+                Ok(text) => print::exit(print::out(text, false), ExitCode::SUCCESS),
                 Err(e) => finish(Err(e)),
             }
         }
@@ -241,10 +238,9 @@ fn post(input: &str, to: Option<String>, send_as: SendAs, schema: SchemaArg) -> 
     };
     let report = runtime.block_on(send(&events, &to, send_as));
     if report.ok {
-        println!("{}", report.text);
-        ExitCode::SUCCESS
+        print::exit(print::out(&report.text, true), ExitCode::SUCCESS)
     } else {
-        eprintln!("error: {}", report.text);
+        print::err(&format!("error: {}", report.text));
         ExitCode::FAILURE
     }
 }
@@ -252,12 +248,9 @@ fn post(input: &str, to: Option<String>, send_as: SendAs, schema: SchemaArg) -> 
 /// Prints `result` (stdout on success, stderr on failure) and turns it into an exit code.
 fn finish(result: Result<String, CliError>) -> ExitCode {
     match result {
-        Ok(out) => {
-            println!("{out}");
-            ExitCode::SUCCESS
-        }
+        Ok(out) => print::exit(print::out(&out, true), ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("error: {e}");
+            print::err(&format!("error: {e}"));
             ExitCode::FAILURE
         }
     }

@@ -51,7 +51,27 @@ where
         .with_target(true)
         .with_ansi(false)
         .with_timer(Rfc3339Micros)
+        // A line that cannot be written has nowhere else to go: reporting it on stderr (the default)
+        // panics when stderr is closed too.
+        .log_internal_errors(false)
         .with_writer(make_writer)
+}
+
+/// The writer's warning that `dropped` lines of `stream` were dropped, as a line of this layer's
+/// (written by the writer thread itself, which has no subscriber to format it).
+pub(crate) fn drop_warning(stream: &str, dropped: u64) -> Vec<u8> {
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let line = serde_json::json!({
+        "timestamp": now,
+        "level": "WARN",
+        "message": super::drop_message(stream, dropped),
+        "dropped": dropped,
+        "target": module_path!(),
+    });
+    let mut line = line.to_string().into_bytes();
+    line.push(b'\n');
+    line
 }
 
 /// The time of a line as RFC 3339 in UTC with microseconds (`2026-11-26T01:02:03.456789Z`), by chrono.
@@ -67,7 +87,7 @@ impl FormatTime for Rfc3339Micros {
 
 #[cfg(test)]
 mod tests {
-    use super::super::writer::{errors_apart, non_blocking};
+    use super::super::writer::{errors_apart, queue, QUEUED_LINES};
     use super::*;
     use serde_json::Value;
     use std::io::Write;
@@ -252,7 +272,7 @@ mod tests {
             }
         }
         let out = Slow::default();
-        let (stdout, guard) = non_blocking(out.clone());
+        let (stdout, guard) = queue(out.clone(), "stdout", QUEUED_LINES, drop_warning);
         let layer = json_layer(stdout);
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
             for i in 0..200 {

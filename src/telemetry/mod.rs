@@ -7,9 +7,11 @@
 //! supported; the full `EnvFilter` would bring a regex engine into a binary that is measured on its
 //! cold start.
 //!
-//! Every piece is a maintained crate's: `tracing-subscriber`'s JSON and text formatters (`json.rs`;
-//! `text.rs` only escapes the control characters the stock text formatter lets through) and
-//! `tracing-appender`'s non-blocking writer (`writer.rs`: lossless, and why its queue is 4096 lines).
+//! The formatters are `tracing-subscriber`'s JSON and text formatters (`json.rs`; `text.rs` only
+//! escapes the control characters the stock text formatter lets through). The writer (`writer.rs`) is
+//! this crate's: a queue per stream to a writer thread, as `tracing-appender`'s, but a logging thread
+//! waits at most 100 ms for room and then drops the line (counted, and reported in one warning), so an
+//! unread stdout or stderr never stops the runtime.
 
 mod bounded;
 mod json;
@@ -20,8 +22,8 @@ mod writer;
 pub(crate) use bounded::bounded;
 pub use json::json_layer;
 pub use logs::{logs_reach_host, with_logs_in_answer};
-use tracing_appender::non_blocking::WorkerGuard;
 
+use std::io::Write as _;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::{ParseError, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -31,9 +33,9 @@ use tracing_subscriber::Layer;
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
-    /// Readable text, for a terminal.
+    /// Readable text, for a terminal, written by background threads as `JsonBatched` is.
     Text,
-    /// JSON lines written by a background thread (`tracing-appender`): under the Functions host,
+    /// JSON lines written by background threads (`writer.rs`): under the Functions host,
     /// where the process keeps running between invocations.
     JsonBatched,
     /// JSON lines written as they are logged: on AWS Lambda, which freezes the process between
@@ -69,12 +71,12 @@ fn default_filter() -> Targets {
 }
 
 /// What [`init`] leaves behind. Keep it until the process ends: dropping it writes the lines the
-/// background writer still holds (the `WorkerGuard` of `tracing-appender`).
-#[must_use = "dropping it stops the log writer"]
+/// background writers still hold (and the count of lines dropped, if any), waiting up to a second.
+#[must_use = "dropping it flushes the log writers"]
 #[derive(Debug, Default)]
 pub struct Telemetry {
-    /// Held for its `Drop`, which flushes the writer thread.
-    _guard: Option<WorkerGuard>,
+    /// Held for their `Drop`, which flushes the writer threads (stdout's, stderr's).
+    _guards: Vec<writer::Guard>,
     filter_error: Option<FilterError>,
 }
 
@@ -97,39 +99,48 @@ pub fn init(output: Output, log_filter: Option<&str>) -> Telemetry {
     let (filter, filter_error) = match parse_filter(log_filter) {
         Ok(filter) => (filter, None),
         Err(e) => {
-            eprintln!("{e}");
+            // Not `eprintln!`: it panics when stderr is closed.
+            let _ = writeln!(std::io::stderr(), "{e}");
             (default_filter(), Some(e))
         }
     };
-    let guard = match output {
+    let guards = match output {
         Output::JsonBatched => {
-            let (stdout, guard) = writer::stdout();
-            let layer = json_layer(writer::errors_apart(std::io::stderr, stdout));
+            let (stdout, out_guard) = writer::stdout(json::drop_warning);
+            let (stderr, err_guard) = writer::stderr(json::drop_warning);
+            let layer = json_layer(writer::errors_apart(stderr, stdout));
             let installed = tracing_subscriber::registry()
                 .with(layer.with_filter(filter))
                 .try_init();
-            // Not installed: the worker thread ends with the guard, here.
-            installed.is_ok().then_some(guard)
+            // Not installed: the writer threads end with the guards, here.
+            installed.map_or(Vec::new(), |()| vec![out_guard, err_guard])
         }
         Output::JsonDirect => {
             let layer = json_layer(writer::errors_apart(std::io::stderr, std::io::stdout));
             let _ = tracing_subscriber::registry()
                 .with(layer.with_filter(filter))
                 .try_init();
-            None
+            Vec::new()
         }
         Output::Text => {
-            let layer = text::text_layer(writer::errors_apart(std::io::stderr, std::io::stdout));
-            let _ = tracing_subscriber::registry()
+            let (stdout, out_guard) = writer::stdout(text::drop_warning);
+            let (stderr, err_guard) = writer::stderr(text::drop_warning);
+            let layer = text::text_layer(writer::errors_apart(stderr, stdout));
+            let installed = tracing_subscriber::registry()
                 .with(layer.with_filter(filter))
                 .try_init();
-            None
+            installed.map_or(Vec::new(), |()| vec![out_guard, err_guard])
         }
     };
     Telemetry {
-        _guard: guard,
+        _guards: guards,
         filter_error,
     }
+}
+
+/// The message of the writer's warning, in either format.
+fn drop_message(stream: &str, dropped: u64) -> String {
+    format!("{dropped} log lines were dropped: {stream} was not being read")
 }
 
 #[cfg(test)]

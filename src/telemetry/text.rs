@@ -24,7 +24,18 @@ where
     tracing_subscriber::fmt::layer()
         .with_target(false)
         .fmt_fields(EscapedFields)
+        // A line that cannot be written has nowhere else to go: reporting it on stderr (the default)
+        // panics when stderr is closed too.
+        .log_internal_errors(false)
         .with_writer(make_writer)
+}
+
+/// The writer's warning that `dropped` lines of `stream` were dropped, shaped as this layer's lines.
+pub(crate) fn drop_warning(stream: &str, dropped: u64) -> Vec<u8> {
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let message = super::drop_message(stream, dropped);
+    format!("{now}  WARN {message} dropped={dropped}\n").into_bytes()
 }
 
 /// Formats fields as the stock formatter does (`message`, then `name=value` separated by spaces),

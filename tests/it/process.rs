@@ -149,3 +149,231 @@ fn an_exposed_unprotected_door_is_refused_at_startup() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("unprotected"));
 }
+
+/// A handler whose stdout and stderr nobody reads until [`Unread::read_all`] (or that the test
+/// closes); killed if the test fails.
+struct Unread {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Unread {
+    fn start(env: &[(&str, &str)]) -> Unread {
+        Self::spawn(
+            std::process::Command::new(env!("CARGO_BIN_EXE_handler")),
+            env,
+        )
+    }
+
+    /// Started 200 ms late (through `sh`), so that a test can close the pipes before the first line.
+    fn start_late(env: &[(&str, &str)]) -> Unread {
+        let mut sh = std::process::Command::new("sh");
+        sh.args([
+            "-c",
+            "sleep 0.2; exec \"$0\"",
+            env!("CARGO_BIN_EXE_handler"),
+        ]);
+        Self::spawn(sh, env)
+    }
+
+    fn spawn(mut command: std::process::Command, env: &[(&str, &str)]) -> Unread {
+        let port = crate::support::free_port();
+        let child = command
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+            .env("FUNCTIONS_CUSTOMHANDLER_WORKER_ID", "worker-1")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn handler");
+        Unread { child, port }
+    }
+
+    /// Starts reading both pipes, sends SIGTERM and returns the exit status, stdout and stderr.
+    fn read_all(mut self) -> (std::process::ExitStatus, String, String) {
+        use std::io::Read;
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+        };
+        let stdout = self.child.stdout.take().map(|p| drain(Box::new(p)));
+        let stderr = self.child.stderr.take().map(|p| drain(Box::new(p)));
+        // Time for the writers to resume before the exit.
+        std::thread::sleep(Duration::from_millis(500));
+        let pid = self.child.id().to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        assert!(killed.is_ok_and(|s| s.success()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let text = |pipe: Option<std::thread::JoinHandle<String>>| {
+            pipe.map(|p| p.join().unwrap()).unwrap_or_default()
+        };
+        (status, text(stdout), text(stderr))
+    }
+}
+
+impl Drop for Unread {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn unread_stdout_and_stderr_never_stop_the_invocations() {
+    // A hook line at debug goes to stdout for each decodable event (6,000: more than the queue, the
+    // writer's buffer and the pipe hold), an error line to stderr for each undecodable one (2,000).
+    // Before the bounded wait, the invocations stopped after a few hundred.
+    let handler = Unread::start(&[("RUST_LOG", "info,aml_events::hooks=debug")]);
+    let base = format!("http://127.0.0.1:{}", handler.port);
+    wait_until(Duration::from_secs(30), "GET / answers", || async {
+        reqwest::get(&base).await.is_ok()
+    })
+    .await;
+    let good = invocation(&fixture_events("eventgrid-model-deployed.json")[0]).to_string();
+    let ml = "Microsoft.MachineLearningServices.ModelRegistered";
+    let bad = invocation(&json!({"id": "e1", "eventType": ml, "data": {"modelVersion": {"v": 1}}}))
+        .to_string();
+    let started = std::time::Instant::now();
+    for i in 0..8_000 {
+        let body = if i % 4 == 3 {
+            bad.clone()
+        } else {
+            good.clone()
+        };
+        let answer = tokio::time::timeout(
+            Duration::from_secs(5),
+            crate::support::host_request(&base, FUNCTION, &format!("inv-{i}"), body),
+        )
+        .await;
+        let answer = answer.unwrap_or_else(|_| panic!("invocation {i} not answered within 5 s"));
+        assert_eq!(answer.status(), 200, "invocation {i}");
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(120),
+        "8,000 invocations took {took:?}"
+    );
+
+    let (status, stdout, stderr) = handler.read_all();
+    assert!(status.success(), "exit status {status:?}");
+    for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        let warnings: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| {
+                l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("log lines were dropped"))
+            })
+            .collect();
+        let lines = text.lines().count();
+        assert!(
+            !warnings.is_empty(),
+            "a drop warning on {name} ({lines} lines)"
+        );
+        assert!(
+            warnings
+                .iter()
+                .all(|w| w["level"] == "WARN" && w["dropped"].as_u64() > Some(0)),
+            "{warnings:?}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test]
+async fn closed_stdout_and_stderr_neither_panic_nor_stop_the_server() {
+    // Both read ends are dropped before the handler writes a line: every write fails with EPIPE, the
+    // first one the report of the bad RUST_LOG spec on stderr.
+    let mut handler = Unread::start_late(&[("RUST_LOG", "debug,x=loud")]);
+    drop(handler.child.stdout.take());
+    drop(handler.child.stderr.take());
+    let base = format!("http://127.0.0.1:{}", handler.port);
+    wait_until(Duration::from_secs(30), "GET / answers", || async {
+        reqwest::get(&base).await.is_ok()
+    })
+    .await;
+    let good = invocation(&fixture_events("eventgrid-model-deployed.json")[0]).to_string();
+    let bad = invocation(&json!({"id": "e1", "eventType": "x", "data": 1})).to_string();
+    for (i, body) in [good, bad].into_iter().cycle().take(20).enumerate() {
+        let answer = crate::support::host_request(&base, FUNCTION, &format!("inv-{i}"), body).await;
+        assert_eq!(answer.status(), 200, "invocation {i}");
+    }
+    let (status, _, _) = handler.read_all();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn the_server_starts_with_stdout_and_stderr_closed() {
+    // `>&-`: the descriptors are closed, not /dev/null.
+    let port = crate::support::free_port();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "exec \"$0\" >&- 2>&-", env!("CARGO_BIN_EXE_handler")])
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("FUNCTIONS_CUSTOMHANDLER_WORKER_ID", "worker-1")
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the handler exited at start: {status:?}");
+        }
+        assert!(std::time::Instant::now() < deadline, "no listener");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn decode_into_a_reader_that_stops_early_exits_cleanly() {
+    // More than a pipe holds, so the handler is still writing when `head -c 1` closes its end.
+    let event = &fixture_events("eventgrid-model-deployed.json")[0];
+    let events = Value::Array(vec![event.clone(); 2_000]);
+    let file = std::env::temp_dir().join(format!("aml-events-epipe-{}.json", std::process::id()));
+    std::fs::write(&file, events.to_string()).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .arg("decode")
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_file(&file);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn a_startup_error_to_a_closed_stderr_is_its_exit_code_not_a_panic() {
+    let mut handler = Unread::start_late(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "http")]);
+    drop(handler.child.stdout.take());
+    drop(handler.child.stderr.take());
+    let status = handler.child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}
