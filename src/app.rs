@@ -84,10 +84,11 @@ impl AppBuilder {
     /// Validates everything and assembles the application.
     pub fn build(self) -> Result<App, StartupError> {
         let settings = self.settings;
-        let config = match self.config {
+        let mut config = match self.config {
             Some(config) => config,
             None => load_hooks(&settings)?,
         };
+        config.settings.dedupe_max_records = settings.dedupe_max_records;
         let mut dispatcher = config.dispatcher()?;
         for hook in self.extra {
             dispatcher = dispatcher.with_hook(hook);

@@ -1,6 +1,6 @@
 //! The dispatcher: which hooks run for an event, each under its dedupe lease, within the deadline.
 
-use super::dedupe::{Claim, DedupeStore, Lease, MemoryStore};
+use super::dedupe::{record_key, Claim, DedupeStore, Lease, MemoryStore};
 use super::{
     add_output, Effect, Hook, HookContext, HookError, HookFailure, Outcome, SummaryLog,
     DEFAULT_DEADLINE, DEFAULT_DEDUPE_TTL,
@@ -169,14 +169,10 @@ impl Dispatcher {
         outcome
     }
 
-    /// The dedupe key of (event, hook): the source keeps ids of different topics apart.
+    /// The dedupe key of (event, hook): the source keeps ids of different topics apart (see
+    /// [`record_key`] for why it is a hash).
     fn key(event: &Event<MlEvent>, hook: &str) -> String {
-        format!(
-            "{}|{}|{}",
-            event.source.as_deref().unwrap_or(""),
-            event.id,
-            hook
-        )
+        record_key(event.source.as_deref().unwrap_or(""), &event.id, hook)
     }
 
     async fn run_once(
@@ -340,6 +336,53 @@ mod tests {
         assert_eq!(flaky.runs.load(std::sync::atomic::Ordering::SeqCst), 2);
         // The summary log is not deduplicated: every delivery logs.
         assert!(third.logs.iter().any(|l| l.starts_with("ModelRegistered:")));
+    }
+
+    /// An Event Grid event of `topic` (Event Grid schema) with `id`.
+    fn on_topic(topic: &str, id: &str) -> Event<MlEvent> {
+        let json = serde_json::json!({
+            "id": id,
+            "topic": topic,
+            "eventType": "Microsoft.MachineLearningServices.ModelRegistered",
+            "data": {"modelName": "m"},
+        });
+        Event::from_json(&json.to_string()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn events_whose_fields_join_to_the_same_text_are_different_events() {
+        // Keyed `topic|id|hook`, these two were one record: the second, a real notification, was
+        // skipped as "already done".
+        let flaky = Arc::new(Flaky {
+            runs: 0.into(),
+            fail_first: 0,
+        });
+        let dispatcher = Dispatcher::new(vec![flaky.clone()]);
+        for event in [on_topic("w|evil", "x"), on_topic("w", "evil|x")] {
+            let outcome = dispatcher.dispatch(&event).await;
+            assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+            assert!(
+                !outcome.logs.iter().any(|l| l.contains("skipped")),
+                "{:?}",
+                outcome.logs
+            );
+        }
+        assert_eq!(flaky.runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_mebibyte_id_does_not_make_a_mebibyte_key() {
+        let store = Arc::new(MemoryStore::new());
+        let flaky = Arc::new(Flaky {
+            runs: 0.into(),
+            fail_first: 0,
+        });
+        let dispatcher = Dispatcher::new(vec![flaky]).with_store(store.clone());
+        let id = "x".repeat(1 << 20);
+        let outcome = dispatcher.dispatch(&on_topic("topic", &id)).await;
+        assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.longest_key(), 71);
     }
 
     struct Sleeper;

@@ -13,8 +13,10 @@ mod variables;
 
 pub use variables::{markdown_table, Variable, VARIABLES};
 
+use crate::hooks::dedupe::DEFAULT_MAX_RECORDS;
 use raw::RawVars;
 use std::net::{IpAddr, Ipv4Addr};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,6 +142,8 @@ pub struct Settings {
     pub hooks_file: Option<PathBuf>,
     /// The dedupe store, overriding the hooks file's `settings.dedupe` (`AML_EVENTS_DEDUPE`).
     pub dedupe: Option<String>,
+    /// The in-memory dedupe store's bound on records (`AML_EVENTS_DEDUPE_MAX_RECORDS`).
+    pub dedupe_max_records: NonZeroUsize,
     /// The webhook door.
     pub webhook: WebhookSettings,
     /// The log filter (`RUST_LOG`); unset: `info`.
@@ -164,6 +168,7 @@ impl std::fmt::Debug for Settings {
             .field("max_connections", &self.max_connections)
             .field("hooks_file", &self.hooks_file)
             .field("dedupe", &self.dedupe.as_ref().map(|_| "(set)"))
+            .field("dedupe_max_records", &self.dedupe_max_records)
             .field("webhook", &self.webhook)
             .field("log_filter", &self.log_filter)
             .field("host_worker_id", &self.host_worker_id)
@@ -185,6 +190,7 @@ impl Default for Settings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             hooks_file: None,
             dedupe: None,
+            dedupe_max_records: DEFAULT_MAX_RECORDS,
             webhook: WebhookSettings::default(),
             log_filter: None,
             host_worker_id: None,
@@ -246,6 +252,11 @@ impl Settings {
             )?,
             hooks_file: raw.text("AML_EVENTS_HOOKS").map(PathBuf::from),
             dedupe: raw.text("AML_EVENTS_DEDUPE").map(str::to_owned),
+            dedupe_max_records: raw.parse_or(
+                "AML_EVENTS_DEDUPE_MAX_RECORDS",
+                "a number of records (1 or more)",
+                DEFAULT_MAX_RECORDS,
+            )?,
             webhook: webhook_settings(&raw)?,
             log_filter: raw.text("RUST_LOG").map(str::to_owned),
             host_worker_id: raw
@@ -375,9 +386,20 @@ mod tests {
         assert_eq!(s.shutdown_grace, None);
         assert_eq!(s.header_timeout, DEFAULT_HEADER_TIMEOUT);
         assert_eq!(s.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(s.dedupe_max_records, DEFAULT_MAX_RECORDS);
         assert_eq!(s.webhook, WebhookSettings::default());
         assert!(!s.under_functions_host());
         assert!(!s.reachable_by_others());
+    }
+
+    #[test]
+    fn the_dedupe_bound_is_a_positive_number_of_records() {
+        let s = settings(&[("AML_EVENTS_DEDUPE_MAX_RECORDS", " 250 ")]).unwrap();
+        assert_eq!(s.dedupe_max_records.get(), 250);
+        for bad in ["0", "-1", "many"] {
+            let e = settings(&[("AML_EVENTS_DEDUPE_MAX_RECORDS", bad)]).unwrap_err();
+            assert_eq!(e.name, "AML_EVENTS_DEDUPE_MAX_RECORDS", "{bad}");
+        }
     }
 
     #[test]

@@ -73,6 +73,11 @@ pub const VARIABLES: &[Variable] = &[
         "",
     ),
     var(
+        "AML_EVENTS_DEDUPE_MAX_RECORDS",
+        "most records the in-memory dedupe store keeps; at the bound the oldest done ones go first",
+        "100000",
+    ),
+    var(
         "AML_EVENTS_WEBHOOK_PATH",
         "path of the webhook door",
         "`/api/eventgrid`",

@@ -6,7 +6,7 @@ use crate::support::receiver;
 use crate::support::redis as redis_support;
 
 use crate::support::{fixture_events, invocation, Handler};
-use aml_events::hooks::dedupe::{Claim, DedupeStore, Lease, RedisStore, StoreError};
+use aml_events::hooks::dedupe::{record_key, Claim, DedupeStore, Lease, RedisStore, StoreError};
 use receiver::{Behaviour, Receiver};
 use redis_support::{free_port, RedisServer};
 use serde_json::Value;
@@ -67,6 +67,25 @@ async fn acquire_eventually(
 
 fn redis_key(key: &str) -> String {
     format!("aml-events:{key}")
+}
+
+/// The Redis key of the dispatcher's record for `hook` and event `id` of `topic`:
+/// `aml-events:dedupe:` and 64 hex digits, whatever the lengths of the fields (it was
+/// `aml-events:{topic}|{id}|{hook}`, which two different events could share; the unit tests of
+/// `record_key` pin the hash itself).
+fn dispatcher_record(topic: &str, id: &str, hook: &str) -> String {
+    let record = redis_key(&record_key(topic, id, hook));
+    let hex = record
+        .strip_prefix("aml-events:dedupe:")
+        .unwrap_or_default();
+    assert!(
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "{record}"
+    );
+    record
 }
 
 #[tokio::test]
@@ -554,7 +573,7 @@ async fn end_to_end_one_delivery_per_event_across_instances_and_a_redis_outage()
     );
     assert_eq!(deliveries(&receiver, &id), 1);
     let topic = event["topic"].as_str().unwrap();
-    let record = redis_key(&format!("{topic}|{id}|notify"));
+    let record = dispatcher_record(topic, &id, "notify");
     assert_eq!(redis.keys("aml-events:*"), vec![record.clone()]);
     assert_eq!(redis.get(&record).as_deref(), Some("done"));
     let ttl = redis.pttl(&record);
@@ -617,7 +636,7 @@ async fn end_to_end_one_delivery_per_event_across_instances_and_a_redis_outage()
     assert_eq!(deliveries(&receiver, other_id), 1);
     assert_eq!(
         redis
-            .get(&redis_key(&format!("{topic}|{other_id}|notify")))
+            .get(&dispatcher_record(topic, other_id, "notify"))
             .as_deref(),
         Some("done")
     );

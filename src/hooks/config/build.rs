@@ -56,7 +56,9 @@ impl HooksConfig {
             ..ConfigError::file(&self.file, message)
         };
         match &self.settings.dedupe {
-            DedupeSetting::Memory => Ok(Arc::new(MemoryStore::new())),
+            DedupeSetting::Memory => Ok(Arc::new(MemoryStore::with_max_records(
+                self.settings.dedupe_max_records,
+            ))),
             #[cfg(feature = "redis")]
             DedupeSetting::Redis(url) => match crate::hooks::dedupe::RedisStore::new(url) {
                 Ok(store) => Ok(Arc::new(store)),

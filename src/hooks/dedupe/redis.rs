@@ -16,7 +16,8 @@ const DONE: &str = "done";
 /// Releases a lease only if it is still ours.
 const RELEASE: &str = r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
-/// Dedupe records in Redis under `aml-events:` keys.
+/// Dedupe records in Redis under `aml-events:` keys (the dispatcher's are `aml-events:dedupe:<hex>`,
+/// see [`super::record_key`]). Redis bounds them itself (`maxmemory`), so there is no record limit here.
 pub struct RedisStore {
     client: redis::Client,
     connection: Mutex<Option<ConnectionManager>>,
