@@ -42,9 +42,11 @@ BODY="$WORK/invocation.json"
 invocation_body "$FIXTURE" "$BODY" "$FUNCTION"
 
 PORT=$(free_port)
-# Every stdout line is read (as the host does); the ModelDeployed summaries are counted.
+# Every stdout line is read (as the host does); the ModelDeployed summaries are counted. Under the
+# Functions door a hook's line is in the answer's Logs and on stdout only at debug, so debug is on for
+# the hooks: each invocation then writes one stdout line, and the count checks that none is lost.
 (cd "$ROOT" && exec env FUNCTIONS_CUSTOMHANDLER_PORT="$PORT" FUNCTIONS_CUSTOMHANDLER_WORKER_ID=steady \
-    "$HANDLER") > >(exec grep -c '"message":"ModelDeployed: ' >"$WORK/lines") 2>"$WORK/stderr" &
+    RUST_LOG=info,aml_events::hooks=debug "$HANDLER") > >(exec grep -c '"message":"ModelDeployed: ' >"$WORK/lines") 2>"$WORK/stderr" &
 PID=$!
 wait_ready handler "$PID" "$PORT" "$WORK/stderr"
 

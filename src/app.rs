@@ -112,6 +112,7 @@ impl AppBuilder {
                 webhook,
                 serve_invocations: serves_invocations(&settings, webhook_protected),
                 max_invocation_bytes: settings.max_invocation_bytes,
+                body_timeout: settings.body_timeout,
             }),
             settings,
         })

@@ -51,7 +51,10 @@ pub(crate) fn drain_bound(limit: u64) -> u64 {
 
 /// Extracts the whole body, refusing anything over `limit` bytes (see the module docs for how an
 /// oversized body is answered).
-pub fn limited(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+pub fn limited(
+    limit: u64,
+    read_timeout: Duration,
+) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
     warp::header::optional::<u64>("content-length")
         .and(warp::body::stream())
         .and_then(move |declared: Option<u64>, stream| async move {
@@ -63,10 +66,26 @@ pub fn limited(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection>
                     }
                     Err(warp::reject::custom(PayloadTooLarge { limit }))
                 }
-                _ => collect(stream, limit).await,
+                // A sender that trickles its body holds a connection and a task: the whole body
+                // must arrive within the read timeout (Event Grid itself waits 30 s for an answer).
+                _ => match tokio::time::timeout(read_timeout, collect(stream, limit)).await {
+                    Ok(collected) => collected,
+                    Err(_) => Err(warp::reject::custom(BodyTimedOut {
+                        secs: read_timeout.as_secs(),
+                    })),
+                },
             }
         })
 }
+
+/// The body did not arrive within the read timeout: answered with 408.
+#[derive(Debug)]
+pub struct BodyTimedOut {
+    /// The timeout in seconds.
+    pub secs: u64,
+}
+
+impl warp::reject::Reject for BodyTimedOut {}
 
 async fn collect<S, B>(stream: S, limit: u64) -> Result<Bytes, Rejection>
 where
@@ -127,7 +146,7 @@ mod tests {
     /// Serves `limited(limit)` on 127.0.0.1: 200 with the body's length, or 413.
     async fn serve(limit: u64) -> SocketAddr {
         let route = warp::post()
-            .and(limited(limit))
+            .and(limited(limit, Duration::from_secs(30)))
             .map(|body: Bytes| body.len().to_string())
             .recover(|rejection: Rejection| async move {
                 match rejection.find::<PayloadTooLarge>() {

@@ -10,7 +10,7 @@ pub mod webhook;
 
 use crate::pipeline::Pipeline;
 use crate::telemetry::bounded;
-use body::{BodyReadError, PayloadTooLarge};
+use body::{BodyReadError, BodyTimedOut, PayloadTooLarge};
 use functions::InvocationResponse;
 use serde_json::json;
 use std::convert::Infallible;
@@ -30,6 +30,8 @@ pub struct Doors {
     /// Whether `POST /{FunctionName}` is served (see `app::serves_invocations`).
     pub(crate) serve_invocations: bool,
     pub(crate) max_invocation_bytes: u64,
+    /// A request's whole body must arrive within this long (`AML_EVENTS_BODY_TIMEOUT_SECS`).
+    pub(crate) body_timeout: std::time::Duration,
 }
 
 /// The header carrying the host's invocation id.
@@ -93,13 +95,15 @@ fn webhook(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = Reje
         .map(|headers: warp::http::HeaderMap, app: Arc<Doors>| {
             webhook_reply(app.webhook.options(&headers))
         });
-    let body = body::limited(app.webhook.max_bytes).or_else(|rejection: Rejection| async move {
-        let answer = body_error(&rejection).map(|(status, message)| {
-            tracing::warn!(status = status.as_u16(), "webhook request not accepted");
-            WebhookAnswer::error(status, message)
-        });
-        Err(answer.map_or(rejection, |a| warp::reject::custom(WebhookRejected(a))))
-    });
+    let body = body::limited(app.webhook.max_bytes, app.body_timeout).or_else(
+        |rejection: Rejection| async move {
+            let answer = body_error(&rejection).map(|(status, message)| {
+                tracing::warn!(status = status.as_u16(), "webhook request not accepted");
+                WebhookAnswer::error(status, message)
+            });
+            Err(answer.map_or(rejection, |a| warp::reject::custom(WebhookRejected(a))))
+        },
+    );
     let post = path
         .and(warp::post())
         .and(warp::header::headers_cloned())
@@ -182,7 +186,7 @@ fn invocation(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(function_name())
         .and(warp::post())
         .and(warp::header::optional::<String>(INVOCATION_ID_HEADER))
-        .and(body::limited(limit))
+        .and(body::limited(limit, app.body_timeout))
         .and(with_app(app))
         .then(
             |function: String,
@@ -214,6 +218,14 @@ fn body_error(rejection: &Rejection) -> Option<(StatusCode, String)> {
             format!(
                 "the request body exceeds the limit of {} bytes",
                 too_large.limit
+            ),
+        ))
+    } else if let Some(timed_out) = rejection.find::<BodyTimedOut>() {
+        Some((
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                timed_out.secs
             ),
         ))
     } else {
@@ -377,6 +389,78 @@ mod tests {
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+        let _ = stop.send(());
+        server.await.unwrap();
+    }
+
+    /// A slow sender (slowloris on the body): the head arrives, the body trickles. The whole body must
+    /// arrive within the read timeout; then the answer is 408, on both doors, and the connection ends.
+    #[tokio::test]
+    async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
+        let app = app(&[("AML_EVENTS_BODY_TIMEOUT_SECS", "1")]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        for path in ["/MlWorkspaceEvents", "/api/eventgrid"] {
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{{"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            let read = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                stream.read_to_end(&mut answer),
+            )
+            .await;
+            assert!(read.is_ok(), "{path}: no answer within 10 s");
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+            assert!(
+                answer.contains("did not arrive within 1 s"),
+                "{path}: {answer}"
+            );
+        }
+        let _ = stop.send(());
+        server.await.unwrap();
+    }
+
+    /// The client sends its whole oversized body before it reads (as Python's `http.client` and
+    /// Event Grid do): it must receive the 413, which Event Grid treats as final, and not a reset,
+    /// which it retries for 24 hours. Twenty times on each door.
+    #[tokio::test]
+    async fn an_oversized_body_gets_its_413_twenty_times_out_of_twenty_on_both_doors() {
+        let app = app(&[]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        for (path, size) in [
+            ("/MlWorkspaceEvents", 5_000_000),
+            ("/api/eventgrid", 2_600_000),
+        ] {
+            let body = vec![b' '; size];
+            for attempt in 0..20 {
+                let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+                let head = format!(
+                    "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\naeg-event-type: Notification\r\nConnection: close\r\nContent-Length: {size}\r\n\r\n"
+                );
+                stream.write_all(head.as_bytes()).await.unwrap();
+                let sent = stream.write_all(&body).await;
+                let mut answer = Vec::new();
+                let read = stream.read_to_end(&mut answer).await;
+                let answer = String::from_utf8_lossy(&answer);
+                assert!(
+                    sent.is_ok() && read.is_ok() && answer.starts_with("HTTP/1.1 413"),
+                    "{path}, attempt {attempt}: sent {sent:?}, read {read:?}: {answer}"
+                );
+            }
+        }
         let _ = stop.send(());
         server.await.unwrap();
     }

@@ -29,12 +29,15 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_MAX_INVOCATION_BYTES: u64 = 4 * 1024 * 1024;
 /// A request's head must arrive within this long (slowloris); also the keep-alive idle timeout.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's whole body must arrive within this long: Event Grid waits 30 s for an answer.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections served at once: well under the usual 1,024 file descriptors.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Default path of the webhook door.
 pub const DEFAULT_WEBHOOK_PATH: &str = "/api/eventgrid";
-/// Event Grid's own limit for a delivery.
-pub const DEFAULT_MAX_WEBHOOK_BYTES: u64 = 1024 * 1024;
+/// Event Grid's limit is 1 MiB per *event*, and a delivery is larger than the event it carries, so a
+/// 1 MiB limit refused maximal deliveries with a 413, which Event Grid dead-letters without retry.
+pub const DEFAULT_MAX_WEBHOOK_BYTES: u64 = 2 * 1024 * 1024;
 
 /// A setting has a value the handler cannot use; startup stops with this message.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -138,6 +141,8 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// Connections served at once (`AML_EVENTS_MAX_CONNECTIONS`).
     pub max_connections: usize,
+    /// A request's whole body must arrive within this long (`AML_EVENTS_BODY_TIMEOUT_SECS`).
+    pub body_timeout: Duration,
     /// The hooks file (`AML_EVENTS_HOOKS`); unset: `./hooks.toml`, else the embedded default.
     pub hooks_file: Option<PathBuf>,
     /// The dedupe store, overriding the hooks file's `settings.dedupe` (`AML_EVENTS_DEDUPE`).
@@ -166,6 +171,7 @@ impl std::fmt::Debug for Settings {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("header_timeout", &self.header_timeout)
             .field("max_connections", &self.max_connections)
+            .field("body_timeout", &self.body_timeout)
             .field("hooks_file", &self.hooks_file)
             .field("dedupe", &self.dedupe.as_ref().map(|_| "(set)"))
             .field("dedupe_max_records", &self.dedupe_max_records)
@@ -188,6 +194,7 @@ impl Default for Settings {
             shutdown_grace: None,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             hooks_file: None,
             dedupe: None,
             dedupe_max_records: DEFAULT_MAX_RECORDS,
@@ -244,6 +251,11 @@ impl Settings {
                 "AML_EVENTS_HEADER_TIMEOUT_SECS",
                 "a number of seconds",
                 DEFAULT_HEADER_TIMEOUT.as_secs(),
+            )?),
+            body_timeout: Duration::from_secs(raw.parse_or(
+                "AML_EVENTS_BODY_TIMEOUT_SECS",
+                "a number of seconds",
+                DEFAULT_BODY_TIMEOUT.as_secs(),
             )?),
             max_connections: raw.parse_or(
                 "AML_EVENTS_MAX_CONNECTIONS",

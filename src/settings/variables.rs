@@ -62,6 +62,11 @@ pub const VARIABLES: &[Variable] = &[
         "10",
     ),
     var(
+        "AML_EVENTS_BODY_TIMEOUT_SECS",
+        "a request's whole body must arrive within this long (else 408)",
+        "30",
+    ),
+    var(
         "AML_EVENTS_MAX_CONNECTIONS",
         "connections served at once (more wait in the listen backlog)",
         "512",
@@ -84,8 +89,8 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "AML_EVENTS_MAX_WEBHOOK_BYTES",
-        "largest webhook body",
-        "1048576",
+        "largest webhook body (a delivery of one maximal 1 MiB event is larger than 1 MiB)",
+        "2097152",
     ),
     var(
         "AML_EVENTS_WEBHOOK_KEY",

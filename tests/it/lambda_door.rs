@@ -163,7 +163,8 @@ async fn function_url_requests_are_refused_like_webhook_requests() {
     assert_eq!(status, 400);
     assert_eq!(body["error"]["path"], "$[1].data.ModelVersion");
 
-    let big = json!([{"id": "big", "eventType": "X", "data": {"pad": "x".repeat(1024 * 1024)}}]);
+    let big =
+        json!([{"id": "big", "eventType": "X", "data": {"pad": "x".repeat(2 * 1024 * 1024)}}]);
     assert_eq!(
         call(app.clone(), function_url_event(with_body(big)))
             .await
