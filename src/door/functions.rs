@@ -12,7 +12,6 @@ use crate::hooks::{add_output, Outcome};
 use crate::pipeline::{Body, BodyError, Disposition, Pipeline, Processed};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::borrow::Cow;
 use warp::http::StatusCode;
 
 /// How much of an undecodable event goes into the error log line (the poison binding gets all of it).
@@ -145,7 +144,7 @@ impl FunctionsDoor {
         error: &DecodeError,
         raw: &str,
     ) {
-        let shown = truncate(raw, RAW_LOG_LIMIT);
+        let shown = crate::telemetry::cut(raw, RAW_LOG_LIMIT);
         tracing::error!(
             function,
             error = %error.message(),
@@ -165,28 +164,5 @@ impl FunctionsDoor {
             });
             add_output(&mut response.outputs, binding.clone(), message);
         }
-    }
-}
-
-fn truncate(text: &str, limit: usize) -> Cow<'_, str> {
-    if text.len() <= limit {
-        return Cow::Borrowed(text);
-    }
-    let mut end = limit;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!("{}… ({} bytes in all)", &text[..end], text.len()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_raw_events_are_truncated_on_a_char_boundary() {
-        let text = "é".repeat(10);
-        let cut = truncate(&text, 5);
-        assert!(cut.starts_with("éé…"), "{cut}");
     }
 }

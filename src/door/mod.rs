@@ -312,6 +312,29 @@ mod tests {
         crate::cli::invocation_body(&event).to_string()
     }
 
+    /// An app served on `127.0.0.1:0` for the tests that speak raw HTTP.
+    struct Served {
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<crate::server::Stopped>,
+    }
+
+    impl Served {
+        async fn start(app: Arc<App>) -> (std::net::SocketAddr, Served) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(app.serve(listener, async {
+                let _ = stopped.await;
+            }));
+            (address, Served { stop, task })
+        }
+
+        async fn stop(self) {
+            let _ = self.stop.send(());
+            self.task.await.unwrap();
+        }
+    }
+
     async fn post(app: &Arc<App>, path: &str) -> u16 {
         warp::test::request()
             .method("POST")
@@ -373,12 +396,7 @@ mod tests {
     #[tokio::test]
     async fn an_encoded_slash_does_not_reach_the_hooks_around_the_key() {
         let app = app(&[("AML_EVENTS_WEBHOOK_KEY", "k1")]);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let (address, server) = Served::start(app).await;
         let body = invocation();
         let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
         let request = format!(
@@ -389,8 +407,7 @@ mod tests {
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
-        let _ = stop.send(());
-        server.await.unwrap();
+        server.stop().await;
     }
 
     /// A slow sender (slowloris on the body): the head arrives, the body trickles. The whole body must
@@ -398,12 +415,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
         let app = app(&[("AML_EVENTS_BODY_TIMEOUT_SECS", "1")]);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let (address, server) = Served::start(app).await;
         for path in ["/MlWorkspaceEvents", "/api/eventgrid"] {
             let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
             let head = format!(
@@ -424,8 +436,7 @@ mod tests {
                 "{path}: {answer}"
             );
         }
-        let _ = stop.send(());
-        server.await.unwrap();
+        server.stop().await;
     }
 
     /// The client sends its whole oversized body before it reads (as Python's `http.client` and
@@ -434,12 +445,7 @@ mod tests {
     #[tokio::test]
     async fn an_oversized_body_gets_its_413_twenty_times_out_of_twenty_on_both_doors() {
         let app = app(&[]);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let (address, server) = Served::start(app).await;
         for (path, size) in [
             ("/MlWorkspaceEvents", 5_000_000),
             ("/api/eventgrid", 2_600_000),
@@ -461,7 +467,6 @@ mod tests {
                 );
             }
         }
-        let _ = stop.send(());
-        server.await.unwrap();
+        server.stop().await;
     }
 }

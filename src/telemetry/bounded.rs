@@ -8,16 +8,21 @@ use std::borrow::Cow;
 /// 64 characters; ids are GUIDs; nothing legitimate comes near.
 pub const FIELD_LIMIT: usize = 128;
 
-/// `value` cut to [`FIELD_LIMIT`] bytes on a character boundary, with `…` and its full length.
+/// `value` cut to [`FIELD_LIMIT`] bytes (see [`cut`]).
 pub fn bounded(value: &str) -> Cow<'_, str> {
-    if value.len() <= FIELD_LIMIT {
+    cut(value, FIELD_LIMIT)
+}
+
+/// `value` cut to `limit` bytes on a character boundary, with `…` and its full length.
+pub fn cut(value: &str, limit: usize) -> Cow<'_, str> {
+    if value.len() <= limit {
         return Cow::Borrowed(value);
     }
-    let mut end = FIELD_LIMIT;
+    let mut end = limit;
     while !value.is_char_boundary(end) {
         end -= 1;
     }
-    Cow::Owned(format!("{}… ({} bytes)", &value[..end], value.len()))
+    Cow::Owned(format!("{}… ({} bytes in all)", &value[..end], value.len()))
 }
 
 #[cfg(test)]
@@ -25,12 +30,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn long_raw_events_are_cut_on_a_char_boundary() {
+        let text = "é".repeat(10);
+        let cut = cut(&text, 5);
+        assert!(cut.starts_with("éé…"), "{cut}");
+    }
+
+    #[test]
     fn short_values_are_kept_and_long_ones_cut_on_a_char_boundary() {
         assert_eq!(bounded("sub-1"), "sub-1");
         let long = "é".repeat(100);
         let cut = bounded(&long);
         assert!(cut.starts_with(&"é".repeat(64)), "{cut}");
-        assert!(cut.ends_with("… (200 bytes)"), "{cut}");
-        assert!(cut.len() < FIELD_LIMIT + 20);
+        assert!(cut.ends_with("… (200 bytes in all)"), "{cut}");
+        assert!(cut.len() < FIELD_LIMIT + 24, "{}", cut.len());
     }
 }

@@ -19,7 +19,7 @@ mod logs;
 mod text;
 mod writer;
 
-pub(crate) use bounded::bounded;
+pub(crate) use bounded::{bounded, cut};
 pub use json::json_layer;
 pub use logs::{logs_reach_host, with_logs_in_answer};
 
