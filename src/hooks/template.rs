@@ -147,7 +147,7 @@ impl Templates {
         name: String,
         source: String,
         known: &BTreeSet<&str>,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, TemplateError> {
         let env = self.env.get_or_insert_with(Self::environment);
         env.add_template_owned(name.clone(), source)
             .map_err(|e| describe_error(&e))?;
@@ -166,17 +166,17 @@ impl Templates {
     }
 
     /// Renders template `name` for `event`, with a context of only the variables it reads.
-    pub fn render(&self, name: &str, event: &Event<MlEvent>) -> Result<String, String> {
+    pub fn render(&self, name: &str, event: &Event<MlEvent>) -> Result<String, TemplateError> {
         let uses = self.uses.get(name).unwrap_or(&Uses::ALL);
         self.render_context(name, &context_of(event, uses))
     }
 
     /// Renders template `name` with a prepared context (see [`context`]).
-    pub fn render_context(&self, name: &str, context: &Value) -> Result<String, String> {
+    pub fn render_context(&self, name: &str, context: &Value) -> Result<String, TemplateError> {
         let Some(env) = &self.env else {
-            return Err(format!(
+            return Err(TemplateError(format!(
                 "template not found: template {name:?} does not exist"
-            ));
+            )));
         };
         let template = env.get_template(name).map_err(|e| describe_error(&e))?;
         template
@@ -185,14 +185,26 @@ impl Templates {
     }
 }
 
-fn describe_error(error: &minijinja::Error) -> String {
+/// A template that does not compile or render, with minijinja's detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(pub String);
+
+impl TemplateError {
+    /// What went wrong, as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn describe_error(error: &minijinja::Error) -> TemplateError {
     let mut text = error.to_string();
     if let Some(detail) = error.detail() {
         if !text.contains(detail) {
             text = format!("{text}: {detail}");
         }
     }
-    text
+    TemplateError(text)
 }
 
 fn opt(value: &Option<String>) -> Value {
@@ -369,7 +381,7 @@ mod tests {
         let err = t
             .render("t", &event(EventKind::ModelRegistered))
             .unwrap_err();
-        assert!(err.contains("undefined"), "{err}");
+        assert!(err.as_str().contains("undefined"), "{err}");
     }
 
     #[test]
@@ -377,7 +389,7 @@ mod tests {
         let err = Templates::new()
             .add("t".into(), "{{ oops".into(), &known_variables(&[]))
             .unwrap_err();
-        assert!(err.contains("syntax error"), "{err}");
+        assert!(err.as_str().contains("syntax error"), "{err}");
     }
 
     #[test]
@@ -389,7 +401,7 @@ mod tests {
         let err = t
             .render("t", &event(EventKind::ModelRegistered))
             .unwrap_err();
-        assert!(err.contains("fuel"), "{err}");
+        assert!(err.as_str().contains("fuel"), "{err}");
     }
 
     #[test]
@@ -440,7 +452,7 @@ mod tests {
         let empty = Templates::new().render("nope", &deployed).unwrap_err();
         let (some, _) = compile("{{ subject }}", &[EventKind::ModelDeployed]);
         assert_eq!(empty, some.render("nope", &deployed).unwrap_err());
-        assert!(empty.contains("\"nope\""), "{empty}");
+        assert!(empty.as_str().contains("\"nope\""), "{empty}");
     }
 
     #[test]
