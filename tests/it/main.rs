@@ -16,5 +16,6 @@ mod properties;
 #[cfg(feature = "redis")]
 mod redis_dedupe;
 mod routes;
+mod server;
 mod support;
 mod webhook_door;
