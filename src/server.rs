@@ -11,9 +11,9 @@ use crate::door::{routes, Doors};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -38,8 +38,8 @@ pub enum Stopped {
     Cut,
 }
 
-/// Serves the doors on `listener` until `shutdown` completes, then stops accepting, closes idle
-/// connections, lets in-flight requests finish for at most `grace`, and returns.
+/// Serves the doors on `listener` until `shutdown` completes, then stops accepting, closes idle and
+/// half-sent connections, lets in-flight requests finish for at most `grace`, and returns.
 pub async fn serve(
     listener: TcpListener,
     doors: Arc<Doors>,
@@ -48,8 +48,9 @@ pub async fn serve(
     limits: Limits,
 ) -> Stopped {
     let service = warp::service(routes(doors));
-    let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let max_connections = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let (stopping, stop_watch) = tokio::sync::watch::channel(false);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -74,22 +75,25 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let service = service.clone();
+        let counted = in_flight.clone();
         let serve_one = hyper::service::service_fn(move |request: Request<Incoming>| {
             let mut service = service.clone();
+            let inside = InFlight::enter(&counted);
             async move {
+                let _inside = inside;
                 if let Some(bad) = bad_host(&request) {
                     return Ok::<_, Infallible>(bad);
                 }
                 tower_service::Service::call(&mut service, request).await
             }
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), serve_one));
+        let connection = builder.serve_connection(TokioIo::new(stream), serve_one);
+        let stop_watch = stop_watch.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
-            }
+            serve_connection(connection, in_flight, stop_watch).await;
         });
     }
     drop(listener);
@@ -97,12 +101,90 @@ pub async fn serve(
         grace_secs = grace.as_secs_f64(),
         "shutting down: no new connections, finishing in-flight invocations"
     );
-    match tokio::time::timeout(grace, graceful.shutdown()).await {
-        Ok(()) => Stopped::Drained,
-        Err(_) => {
-            tracing::warn!("grace period over with invocations still in flight; exiting anyway");
-            Stopped::Cut
+    let _ = stopping.send(true);
+    // Every connection task holds a permit: all of them back means every connection has ended.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(grace, permits.acquire_many(all))
+        .await
+        .is_ok();
+    if drained {
+        Stopped::Drained
+    } else {
+        tracing::warn!("grace period over with invocations still in flight; exiting anyway");
+        Stopped::Cut
+    }
+}
+
+/// How often a stopping connection looks whether a request is still inside the service.
+const STOPPING_POLL: Duration = Duration::from_millis(100);
+
+/// Serves one connection; once the server stops, lets a request inside the service finish (hyper's
+/// graceful shutdown then closes the connection after its answer), and drops the connection as soon
+/// as no request is inside: an idle keep-alive connection, or one whose head is still arriving, which
+/// hyper's own graceful shutdown would keep until the header timeout (it counts a half-read head as
+/// busy). The poll leaves an answer the service has just returned time to be written.
+async fn serve_connection<C>(
+    connection: C,
+    in_flight: Arc<AtomicUsize>,
+    mut stop_watch: tokio::sync::watch::Receiver<bool>,
+) where
+    C: Future<Output = hyper::Result<()>> + GracefulConnection,
+{
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => return log_end(result),
+        _ = stop_watch.wait_for(|stopping| *stopping) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => return log_end(result),
+            () = tokio::time::sleep(STOPPING_POLL) => {
+                if in_flight.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+            }
         }
+    }
+}
+
+fn log_end(result: hyper::Result<()>) {
+    if let Err(error) = result {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
+/// Counts a request as inside the service while it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A hyper connection that can be told to finish gracefully.
+trait GracefulConnection {
+    fn graceful_shutdown(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S, B> GracefulConnection for http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: std::pin::Pin<&mut Self>) {
+        http1::Connection::graceful_shutdown(self);
     }
 }
 
