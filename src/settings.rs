@@ -535,7 +535,7 @@ mod tests {
     /// not to README (or the other way round) fails here.
     #[test]
     fn readme_configuration_table_is_the_variables_list() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../README.md");
         let header = "| setting | meaning | default |";
         let start = readme
             .find(header)
