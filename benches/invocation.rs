@@ -1,10 +1,10 @@
 //! Invocation-path benchmarks, in process (no sockets):
 //!
-//! - `invoke/*`: `FunctionsDoor::invoke` with the default `Core` (the embedded hooks) for each Azure ML
+//! - `invoke/*`: `FunctionsDoor::invoke` with the default `Pipeline` (the embedded hooks) for each Azure ML
 //!   event, on a tokio current-thread runtime: extracting `Data.event` from the host's request body,
 //!   decoding, dispatching the hooks, building the answer. `invoke-json/*` also serialises the answer as
 //!   the route does.
-//! - `invoke-shipped-hooks/*`: the same with the `Core` built from the shipped `hooks.toml` (what the
+//! - `invoke-shipped-hooks/*`: the same with the `Pipeline` built from the shipped `hooks.toml` (what the
 //!   handler runs when started in the function app root), and with its JSON log lines formatted as
 //!   under the Functions host (written to a sink), so the cost of logging shows.
 //! - `template/*`: rendering a text and a JSON-body template for a ModelDeployed event.

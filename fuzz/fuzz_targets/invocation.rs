@@ -1,10 +1,10 @@
 //! Arbitrary bytes as the Functions host's invocation body, through `decode(Body::Invocation)` (every
 //! event that fails keeps its text) and `FunctionsDoor::invoke` with the
-//! default core (the embedded `log-ml-events` hook and an in-memory dedupe store: no network I/O).
+//! default pipeline (the embedded `log-ml-events` hook and an in-memory dedupe store: no network I/O).
 //! The answer must serialise to JSON that parses, and, since the default hook cannot fail, be a 200.
 #![no_main]
 
-use aml_events::core::Core;
+use aml_events::pipeline::Pipeline;
 use aml_events::door::functions::FunctionsDoor;
 use aml_events::event::{decode, Body};
 use libfuzzer_sys::fuzz_target;
@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 struct Harness {
     runtime: tokio::runtime::Runtime,
-    core: Core,
+    pipeline: Pipeline,
     plain: FunctionsDoor,
     poison: FunctionsDoor,
 }
@@ -24,7 +24,7 @@ fn harness() -> &'static Harness {
             .enable_all()
             .build()
             .expect("tokio runtime"),
-        core: Core::default(),
+        pipeline: Pipeline::default(),
         plain: FunctionsDoor::default(),
         poison: FunctionsDoor {
             poison_binding: Some("poison".to_owned()),
@@ -53,7 +53,7 @@ fuzz_target!(|body: &[u8]| {
     };
     let (status, response) = h
         .runtime
-        .block_on(door.invoke(&h.core, "MlWorkspaceEvents", body));
+        .block_on(door.invoke(&h.pipeline, "MlWorkspaceEvents", body));
     assert_eq!(
         status.as_u16(),
         200,

@@ -17,7 +17,7 @@
 #![no_main]
 
 use aml_events::event::{decode_batch, Event, EventKind, MlEvent};
-use aml_events::hooks::template::{context, known_variables, Templates};
+use aml_events::hooks::template::{context, known_variables, TemplateError, Templates};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -178,7 +178,8 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn check_probe(name: &str, event: &Event<MlEvent>, rendered: Result<String, String>) {
+fn check_probe(name: &str, event: &Event<MlEvent>, rendered: Result<String, TemplateError>) {
+    let rendered = rendered.map_err(|e| e.to_string());
     let MlEvent::ModelDeployed(d) = &event.data else {
         return;
     };
