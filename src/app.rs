@@ -199,19 +199,9 @@ impl App {
         }
     }
 
-    /// The decode-and-dispatch pipeline.
-    pub fn pipeline(&self) -> &Pipeline {
-        &self.doors.pipeline
-    }
-
     /// The doors, for [`crate::door::routes`] (the warp routes) or a Lambda runtime.
     pub fn doors(&self) -> Arc<Doors> {
         self.doors.clone()
-    }
-
-    /// The settings it was built from.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     /// How long in-flight requests may finish after SIGTERM: the setting, else the hooks' deadline
@@ -220,26 +210,6 @@ impl App {
         self.settings.shutdown_grace.unwrap_or_else(|| {
             self.doors.pipeline.dispatcher().deadline() + std::time::Duration::from_secs(2)
         })
-    }
-
-    /// The path of the webhook door.
-    pub fn webhook_path(&self) -> &str {
-        &self.doors.webhook.path
-    }
-
-    /// One custom-handler invocation, as `POST /{function}` answers it (benchmarks, fuzzing).
-    pub async fn invoke(
-        &self,
-        function: &str,
-        body: &[u8],
-    ) -> (
-        warp::http::StatusCode,
-        crate::door::functions::InvocationResponse,
-    ) {
-        self.doors
-            .functions
-            .invoke(&self.doors.pipeline, function, body)
-            .await
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish for

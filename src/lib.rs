@@ -2,14 +2,17 @@
 //!
 //! React to Azure Machine Learning workspace events (`ModelRegistered`, `ModelDeployed`, `RunCompleted`,
 //! `RunStatusChanged`, `DatasetDriftDetected`) delivered by Azure Event Grid, as an Azure Functions
-//! custom handler. A request arrives at a *door* ([`door`]): the Functions host's invocation, an Event
-//! Grid webhook delivery, or (feature `lambda`) a Lambda function URL call. The door only finds the raw
-//! event text; the [`core::Core`] decodes it ([`event`]: Event Grid schema or CloudEvents 1.0 over
-//! typed data, lenient where Azure is inconsistent) and runs the [`hooks`] that want it.
+//! custom handler. The [`app`] is assembled from typed [`settings`] (the only reader of the
+//! environment). A request arrives at a *door* ([`door`]): the Functions host's invocation, an Event
+//! Grid webhook delivery, or (feature `lambda`) a Lambda function URL call. The door only turns its
+//! transport into bytes and facts; the [`pipeline`] decodes them ([`event`]: Event Grid schema or
+//! CloudEvents 1.0 over typed data, lenient where Azure is inconsistent) and runs the [`hooks`] that
+//! want each event.
 //!
-//! The core classifies every event as *handled* (hook failures mean *retry*: answer 5xx so Event Grid
-//! redelivers), *ignored* (not an ML event) or *rejected* (undecodable: retrying cannot help), and each
-//! door maps those to its protocol's answers in one place. Nothing in the core knows which door called.
+//! The pipeline classifies every event as *handled* (hook failures that may succeed on retry answer
+//! 5xx so Event Grid redelivers), *ignored* (not an ML event), *handshake* (a subscription validation)
+//! or *rejected* (undecodable: retrying cannot help), and each door maps those to its protocol's
+//! answers in one place. Nothing in the pipeline knows which door called.
 //!
 //! ```
 //! use aml_events::event::{Event, MlEvent};

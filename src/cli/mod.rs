@@ -156,6 +156,9 @@ pub enum CliError {
     /// The async runtime cannot start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// `serve` is not an offline command: the `handler` binary serves.
+    #[error("`serve` is run by the handler binary, not as an offline command")]
+    NotOffline,
     /// Output could not be rendered.
     #[error("cannot render the output: {0}")]
     Render(#[from] serde_json::Error),
@@ -164,7 +167,8 @@ pub enum CliError {
 /// Runs an offline command (everything but `serve`) and prints its output; errors go to stderr.
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
-        Command::Serve { .. } => return ExitCode::FAILURE,
+        // `handler` serves itself (main starts telemetry first); here it is a caller's mistake.
+        Command::Serve { .. } => Err(CliError::NotOffline),
         Command::Check { hooks } => settings_with(hooks).and_then(|settings| check(&settings)),
         Command::Decode { input } => {
             return match read_input(&input).map(|text| decode(&text)) {
@@ -186,18 +190,14 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Send {
             input,
-            to,
-            send_as,
             schema,
             dry_run: true,
             hooks,
-        } => {
-            let _ = (to, send_as);
-            send_input(&input, schema.into()).and_then(|events| {
-                let config = load_hooks(&settings_with(hooks)?)?;
-                dry_run(&events, &config)
-            })
-        }
+            ..
+        } => send_input(&input, schema.into()).and_then(|events| {
+            let config = load_hooks(&settings_with(hooks)?)?;
+            dry_run(&events, &config)
+        }),
         Command::Send {
             input,
             to,

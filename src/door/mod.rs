@@ -1,5 +1,5 @@
 //! The front doors: transport only. Each turns a request into bytes and transport facts for the
-//! [`Pipeline`](crate::pipeline::Pipeline) and the pipeline's results into that transport's answer.
+//! [`Pipeline`] and the pipeline's results into that transport's answer.
 
 pub mod auth;
 pub mod body;
@@ -38,7 +38,7 @@ pub struct Doors {
 pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
 
 /// All routes of the process: `GET /` (readiness), the webhook door (`POST`/`OPTIONS` on its path) and
-/// `POST /{FunctionName}` (invocations), with every rejection turned into a JSON answer by [`recover`].
+/// `POST /{FunctionName}` (invocations), with every rejection turned into a JSON answer by one `recover`.
 pub fn routes(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     readiness()
         .or(webhook(app.clone()))

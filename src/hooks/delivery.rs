@@ -2,7 +2,7 @@
 //!
 //! Retries on connection errors, timeouts, 408, 429 and 5xx, with exponential backoff and
 //! jitter, honouring `Retry-After`; any other 4xx fails at once (the target said the request itself is
-//! wrong, so the failure is *permanent*: [`DeliveryError::is_permanent`]). Every attempt and every wait fits inside the invocation's deadline: when the next attempt
+//! wrong, so the failure is *permanent*: `DeliveryError::is_permanent`). Every attempt and every wait fits inside the invocation's deadline: when the next attempt
 //! cannot, delivery stops with the last error so the door can answer in time.
 //!
 //! The request goes out through a [`Transport`]: reqwest's client in the handler, an in-process fake in

@@ -19,7 +19,7 @@ const fn var(name: &'static str, meaning: &'static str, default: &'static str) -
     }
 }
 
-/// Every variable [`Settings::from_vars`] reads, in README's order.
+/// Every variable [`Settings::from_vars`](super::Settings::from_vars) reads, in README's order.
 pub const VARIABLES: &[Variable] = &[
     var(
         "FUNCTIONS_CUSTOMHANDLER_PORT",

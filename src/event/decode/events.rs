@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-/// Decodes a body that holds one event or an array of them (see [`decode`] with [`Body::Events`]),
+/// Decodes a body that holds one event or an array of them (see [`decode`](crate::event::decode) with [`Body::Events`](crate::event::Body::Events)),
 /// without the events' texts: for the command line and tests.
 ///
 /// The outer `Err` means the body itself is unusable. Otherwise each element decodes on its own, so one
@@ -108,7 +108,7 @@ impl<T: EventData> Event<T> {
 /// array; CloudEvents structured mode sends one object, batched mode an array) into the raw JSON text of
 /// each event, without decoding the events. `Err` means the body itself is unusable.
 ///
-/// For tools that need each event's text (benches, the load scripts' bodies); [`decode`] gives the
+/// For tools that need each event's text (benches, the load scripts' bodies); [`decode`](crate::event::decode) gives the
 /// texts of the events it could not decode.
 pub fn split_batch(json: &str) -> Result<Vec<&str>, DecodeError> {
     match json.trim_start().as_bytes().first() {
