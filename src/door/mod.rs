@@ -118,9 +118,9 @@ fn webhook(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = Reje
                 };
                 let span = tracing::info_span!(
                     "webhook",
-                    aeg_subscription_name = %header("aeg-subscription-name"),
-                    aeg_delivery_count = %header("aeg-delivery-count"),
-                    aeg_event_type = %header("aeg-event-type"),
+                    aeg_subscription_name = header("aeg-subscription-name").as_str(),
+                    aeg_delivery_count = header("aeg-delivery-count").as_str(),
+                    aeg_event_type = header("aeg-event-type").as_str(),
                 );
                 async move {
                     let answer = app
@@ -196,7 +196,7 @@ fn invocation(app: Arc<Doors>) -> impl Filter<Extract = (impl Reply,), Error = R
                 let invocation_id = invocation_id.unwrap_or_default();
                 let span = tracing::info_span!(
                     "invocation",
-                    invocation_id = %bounded(&invocation_id),
+                    invocation_id = &*bounded(&invocation_id),
                     function = function.as_str()
                 );
                 async move {

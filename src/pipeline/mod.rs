@@ -95,8 +95,8 @@ impl Pipeline {
                 // Bounded: the event's own text is in the error lines that need it.
                 let span = tracing::info_span!(
                     "event",
-                    event_id = %bounded(&event.id),
-                    event_type = %bounded(&event.event_type)
+                    event_id = &*bounded(&event.id),
+                    event_type = &*bounded(&event.event_type)
                 );
                 let disposition = self.classify(&event, deadline).instrument(span).await;
                 Processed {

@@ -27,9 +27,10 @@
 //! So a written line costs about 22,000 instructions more than before, and the Functions door's
 //! invocation costs what it did: no custom layer is kept for speed.
 
+use super::span_fields::JsonSpanFields;
 use std::fmt;
 use tracing::Subscriber;
-use tracing_subscriber::fmt::format::{Format, Json, JsonFields, Writer};
+use tracing_subscriber::fmt::format::{Format, Json, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::registry::LookupSpan;
@@ -38,7 +39,7 @@ use tracing_subscriber::registry::LookupSpan;
 /// stdout for the rest; benchmarks pass `std::io::sink`).
 pub fn json_layer<S, W>(
     make_writer: W,
-) -> tracing_subscriber::fmt::Layer<S, JsonFields, Format<Json, Rfc3339Micros>, W>
+) -> tracing_subscriber::fmt::Layer<S, JsonSpanFields, Format<Json, Rfc3339Micros>, W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + 'static,
@@ -48,6 +49,7 @@ where
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(true)
+        .fmt_fields(JsonSpanFields)
         .with_target(true)
         .with_ansi(false)
         .with_timer(Rfc3339Micros)
