@@ -52,7 +52,7 @@ fn show(what: &str, name: &Option<String>) -> String {
 }
 
 /// Something in the configuration that works but is likely a mistake, shown by `handler check` (and
-/// logged at start): `hook `name`: key `filters[0].key`: ...`.
+/// logged at start), e.g. ``hook `name`: key `filters[0].key`: ...``.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{}{}{message}", show_first("hook", .hook), show_first("key", .key))]
 pub struct ConfigWarning {
