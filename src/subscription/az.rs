@@ -3,17 +3,14 @@
 //! `--delivery-attribute-mapping NAME static VALUE true`, `--event-ttl` in minutes).
 
 use super::{
-    schema_name, Endpoint, Subscription, KEY_HEADER, MAX_DELIVERY_ATTEMPTS, SUBSCRIPTION_NAME,
+    comment, schema_name, Endpoint, Subscription, KEY_HEADER, MAX_DELIVERY_ATTEMPTS,
+    SUBSCRIPTION_NAME,
 };
 use crate::hooks::filter::{AdvancedFilter, Operand};
 
 /// The command, after comment lines that explain it and name the variables it reads.
 pub(super) fn render(s: &Subscription) -> String {
-    let mut out: String = s
-        .explanation()
-        .iter()
-        .map(|line| format!("# {line}\n"))
-        .collect();
+    let mut out = comment(&s.explanation(), "# ");
     let mut variables = vec!["ws_id (the workspace's resource id)"];
     let mut args: Vec<String> = vec![
         format!("az eventgrid event-subscription create --name {SUBSCRIPTION_NAME}"),
@@ -30,7 +27,7 @@ pub(super) fn render(s: &Subscription) -> String {
                 quote(url.as_str())
             ));
             if s.options.auth.key || s.options.auth.entra.is_none() {
-                variables.push("AML_EVENTS_WEBHOOK_KEY (one of the handler's keys)");
+                variables.push("AML_EVENTS_WEBHOOK_KEY (a key of the handler)");
                 args.push(format!(
                     "--delivery-attribute-mapping {KEY_HEADER} static \"$AML_EVENTS_WEBHOOK_KEY\" true"
                 ));
@@ -63,9 +60,12 @@ pub(super) fn render(s: &Subscription) -> String {
         "--max-delivery-attempts {MAX_DELIVERY_ATTEMPTS} --event-ttl {}",
         s.ttl_minutes
     ));
-    variables.push("deadletter_id (a blob container's resource id: <storage account id>/blobServices/default/containers/<name>)");
+    variables.push("deadletter_id (a blob container: <storage account id>/blobServices/default/containers/<name>)");
     args.push("--deadletter-endpoint \"$deadletter_id\"".to_owned());
-    out.push_str(&format!("# Set first: {}.\n", variables.join(", ")));
+    out.push_str(&comment(
+        &[format!("Set first: {}.", variables.join(", "))],
+        "# ",
+    ));
     out.push_str(&args.join(" \\\n    "));
     out.push('\n');
     out

@@ -2,7 +2,7 @@
 //! (parameter references become the parameters' names), the subscription scoped to the workspace.
 
 use super::arm::{parameters, properties, API_VERSION, RESOURCE_TYPE, WORKSPACE_TYPE};
-use super::{Subscription, SUBSCRIPTION_NAME};
+use super::{comment, Subscription, SUBSCRIPTION_NAME};
 use serde_json::Value;
 
 /// The workspace's API version for the `existing` reference (any version that has the type reads it).
@@ -10,11 +10,7 @@ const WORKSPACE_API: &str = "2024-04-01";
 
 /// The Bicep file.
 pub(super) fn render(s: &Subscription) -> String {
-    let mut out: String = s
-        .explanation()
-        .iter()
-        .map(|line| format!("// {line}\n"))
-        .collect();
+    let mut out = comment(&s.explanation(), "// ");
     out.push('\n');
     for p in parameters(s) {
         out.push_str(&format!("@description({})\n", string(p.description)));

@@ -202,6 +202,33 @@ impl Subscription {
     }
 }
 
+/// `lines` as a comment block: each line after `prefix` (`# `, `// `), wrapped at 100 columns with
+/// continuation lines indented.
+fn comment(lines: &[String], prefix: &str) -> String {
+    const WIDTH: usize = 100;
+    let mut out = String::new();
+    for line in lines {
+        let mut current = prefix.to_owned();
+        let mut words = 0;
+        for word in line.split(' ') {
+            if words > 0 && current.len() + 1 + word.len() > WIDTH {
+                out.push_str(&current);
+                out.push('\n');
+                current = format!("{prefix}  ");
+                words = 0;
+            }
+            if words > 0 {
+                current.push(' ');
+            }
+            current.push_str(word);
+            words += 1;
+        }
+        out.push_str(&current);
+        out.push('\n');
+    }
+    out
+}
+
 /// The delivery schema as ARM names it.
 fn schema_name(schema: Schema) -> &'static str {
     match schema {

@@ -754,3 +754,27 @@ value = 1
     );
     app.shutdown(Duration::from_secs(15)).await;
 }
+
+/// README's filter example, copied as it stands, reacts to the breach in both casings and both
+/// schemas, and to no other fixture (the completed monitor run, every other event).
+#[test]
+fn the_readme_filter_example_reacts_to_a_breach_and_nothing_else() {
+    let readme = fixture("../../README.md");
+    let at = readme
+        .find("name = \"monitor-breach\"")
+        .expect("README's example");
+    let from = readme[..at].rfind("```toml\n").expect("its block") + "```toml\n".len();
+    let to = at + readme[at..].find("```").expect("its end");
+    let config = parse(&readme[from..to]).unwrap();
+    for form in FORMS {
+        assert!(config.hooks[0].matches(&decoded(form)), "{form}");
+    }
+    let mut others = crate::support::good_fixtures();
+    others.push("filters/eventgrid-run-status-changed-completed.json".to_owned());
+    for name in others {
+        for event in decode_batch::<MlEvent>(&fixture(&name)).unwrap() {
+            let event = event.unwrap();
+            assert!(!config.hooks[0].matches(&event), "{name}");
+        }
+    }
+}
