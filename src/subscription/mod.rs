@@ -9,8 +9,9 @@
 //! - delivery: the arrival schema asked for, Event Grid's most attempts (30) within the dedupe TTL
 //!   (at most Event Grid's 24 hours), so a redelivery always finds the hooks' dedupe records, and a
 //!   dead-letter container for what could not be delivered;
-//! - the destination: the Functions Event Grid trigger (`AzureFunction`), or the webhook door with its
-//!   key in the `x-aml-events-key` delivery header and/or Entra ID.
+//! - the destination: the Functions Event Grid trigger of `MlWorkspaceEvents` (`AzureFunction`, its
+//!   resource id a parameter), or the webhook door with its key in the `x-aml-events-key` delivery
+//!   header and/or Entra ID.
 //!
 //! Hooks defined in code (`App::builder().hook`) are not in the file and not accounted for.
 
@@ -29,8 +30,6 @@ use crate::hooks::secrets::describe_url;
 use reqwest::Url;
 use thiserror::Error;
 
-/// The function that receives the events (`MlWorkspaceEvents/function.json`).
-pub const FUNCTION_NAME: &str = "MlWorkspaceEvents";
 /// The subscription's name.
 pub const SUBSCRIPTION_NAME: &str = "aml-events";
 /// The delivery header the webhook door reads a key from (`door::auth`).
@@ -54,7 +53,7 @@ pub enum Format {
 /// Where Event Grid delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    /// The Functions Event Grid trigger of [`FUNCTION_NAME`].
+    /// The Functions Event Grid trigger of `MlWorkspaceEvents` (`MlWorkspaceEvents/function.json`).
     Functions,
     /// The webhook door at this https URL.
     Webhook(Url),

@@ -56,6 +56,8 @@ struct GenHook {
     events: u8,
     run_status: bool,
     tags: bool,
+    run_type: bool,
+    drift: bool,
     filters: u16,
 }
 
@@ -80,6 +82,13 @@ fn hooks_file(shared: u16, hooks: &[GenHook]) -> String {
         if hook.tags {
             text.push_str("tags = { stage = \"prod\" }\n");
         }
+        // A run condition on a hook without run events is refused by validation.
+        if hook.run_type && (hook.events == 0 || hook.events & 0b01100 != 0) {
+            text.push_str("run_type = \"azureml.StepRun\"\n");
+        }
+        if hook.drift {
+            text.push_str("drift_above = 0.5\n");
+        }
         for (j, filter) in POOL.iter().enumerate() {
             if (shared | hook.filters) & (1 << j) != 0 {
                 text.push_str(&format!("[[hooks.filters]]\n{filter}\n"));
@@ -94,14 +103,20 @@ fn arb_hook() -> impl Strategy<Value = GenHook> {
         0u8..32,
         any::<bool>(),
         prop::bool::weighted(0.2),
+        prop::bool::weighted(0.25),
+        prop::bool::weighted(0.25),
         prop::bits::u16::sampled(0..3, 0..12),
     )
-        .prop_map(|(events, run_status, tags, filters)| GenHook {
-            events,
-            run_status,
-            tags,
-            filters,
-        })
+        .prop_map(
+            |(events, run_status, tags, run_type, drift, filters)| GenHook {
+                events,
+                run_status,
+                tags,
+                run_type,
+                drift,
+                filters,
+            },
+        )
 }
 
 fn pick(options: Vec<Option<Value>>) -> impl Strategy<Value = Option<Value>> {
@@ -144,7 +159,15 @@ fn arb_event() -> impl Strategy<Value = Event<MlEvent>> {
             Some(json!("Completed")),
             Some(json!("cancelled")),
         ]),
-        pick(vec![None, Some(json!(3)), Some(json!("3"))]),
+        (
+            pick(vec![None, Some(json!(3)), Some(json!("3"))]),
+            pick(vec![
+                None,
+                Some(json!("azureml.StepRun")),
+                Some(json!("automl")),
+            ]),
+            pick(vec![None, Some(json!(0.4)), Some(json!(0.9))]),
+        ),
     )
         .prop_map(
             |(
@@ -155,7 +178,7 @@ fn arb_event() -> impl Strategy<Value = Event<MlEvent>> {
                 nothing,
                 names,
                 status,
-                version,
+                (version, run_type, drift),
             )| {
                 let mut data = serde_json::Map::new();
                 let stage = stage.map(|s| json!({"stage": s}));
@@ -168,6 +191,8 @@ fn arb_event() -> impl Strategy<Value = Event<MlEvent>> {
                     ("names", names),
                     ("runStatus", status),
                     ("modelVersion", version),
+                    ("runType", run_type),
+                    ("driftCoefficient", drift),
                 ] {
                     let Some(value) = value else { continue };
                     let name = match pascal {
@@ -191,12 +216,12 @@ fn arb_event() -> impl Strategy<Value = Event<MlEvent>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Every event that some hook matches passes the subscription, in every format and schema.
     #[test]
     fn the_subscription_never_drops_an_event_a_hook_wants(
-        shared in prop::bits::u16::sampled(0..6, 0..12),
+        shared in prop::bits::u16::sampled(0..4, 0..12),
         hooks in prop::collection::vec(arb_hook(), 1..4),
         events in prop::collection::vec(arb_event(), 1..16),
     ) {
