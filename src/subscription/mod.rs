@@ -13,7 +13,10 @@
 //!   resource id a parameter), or the webhook door with its key in the `x-aml-events-key` delivery
 //!   header and/or Entra ID.
 //!
-//! Hooks defined in code (`App::builder().hook`) are not in the file and not accounted for.
+//! Hooks defined in code (`App::builder().hook`) are not in the file and not accounted for. The
+//! filters are evaluated here on the decoded event and by Event Grid on what it delivers, which are
+//! the same for Azure ML's system events; a publisher sending CloudEvents `data_base64` would differ
+//! (Event Grid cannot see into it), but the workspace's system topic never does.
 
 mod arm;
 mod az;
