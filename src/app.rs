@@ -94,6 +94,9 @@ impl AppBuilder {
             dispatcher = dispatcher.with_hook(hook);
         }
         tracing::info!(hooks_file = %config.file, "hooks loaded");
+        for warning in &config.warnings {
+            tracing::warn!(hooks_file = %config.file, "{warning}");
+        }
         let webhook = WebhookDoor::new(&settings.webhook)?;
         let webhook_protected = webhook.is_protected();
         let exposed = settings.reachable_by_others();

@@ -37,4 +37,5 @@ pub mod pipeline;
 pub mod samples;
 pub mod server;
 pub mod settings;
+pub mod subscription;
 pub mod telemetry;

@@ -1,12 +1,14 @@
-//! The command line: `serve` (the default) and the offline commands `check`, `decode`, `sample` and
-//! `send`. Each offline command returns its output so it can be tested; [`run`] prints it.
+//! The command line: `serve` (the default) and the offline commands `check`, `decode`, `sample`,
+//! `send` and `subscription`. Each offline command returns its output so it can be tested; [`run`] prints it.
 
 mod offline;
 mod print;
 mod send;
+mod subscription;
 
 pub use offline::{check, decode, describe, dry_run, read_input, sample, send_input};
 pub use send::{invocation_body, send, SendReport};
+pub use subscription::subscription;
 
 use crate::app::load_hooks;
 use crate::event::Schema;
@@ -80,6 +82,44 @@ pub enum Command {
         #[arg(long)]
         hooks: Option<PathBuf>,
     },
+    /// Print what creates the Event Grid subscription on the workspace for a hooks file: the event
+    /// types and the filters every hook shares, delivery schema, retries, dead-letter, and the
+    /// webhook door's key header or Entra ID.
+    Subscription {
+        /// The output: an az command, a Bicep file or an ARM template.
+        #[arg(long, value_enum, default_value_t = FormatArg::Az)]
+        format: FormatArg,
+        /// `functions` (the Event Grid trigger) or the webhook door's https URL.
+        #[arg(long, default_value = "functions")]
+        endpoint: String,
+        /// The delivery schema.
+        #[arg(long, value_enum, default_value_t = SchemaArg::Eventgrid)]
+        schema: SchemaArg,
+        /// The hooks file (default: $AML_EVENTS_HOOKS, else ./hooks.toml, else the embedded default).
+        #[arg(long)]
+        hooks: Option<PathBuf>,
+    },
+}
+
+/// `handler subscription`'s output forms.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// `az eventgrid event-subscription create`.
+    Az,
+    /// A Bicep file.
+    Bicep,
+    /// An ARM template.
+    Arm,
+}
+
+impl From<FormatArg> for crate::subscription::Format {
+    fn from(arg: FormatArg) -> Self {
+        match arg {
+            FormatArg::Az => Self::Az,
+            FormatArg::Bicep => Self::Bicep,
+            FormatArg::Arm => Self::Arm,
+        }
+    }
 }
 
 /// The envelope schema, as the command line spells it.
@@ -162,6 +202,9 @@ pub enum CliError {
     /// Output could not be rendered.
     #[error("cannot render the output: {0}")]
     Render(#[from] serde_json::Error),
+    /// No subscription can be made.
+    #[error(transparent)]
+    Subscription(#[from] crate::subscription::SubscriptionError),
 }
 
 /// Runs an offline command (everything but `serve`) and prints its output; errors go to stderr.
@@ -205,6 +248,13 @@ pub fn run(command: Command) -> ExitCode {
             schema,
             ..
         } => return post(&input, to, send_as, schema),
+        Command::Subscription {
+            format,
+            endpoint,
+            schema,
+            hooks,
+        } => settings_with(hooks)
+            .and_then(|settings| subscription(&settings, format.into(), &endpoint, schema.into())),
     };
     finish(result)
 }

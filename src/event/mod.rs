@@ -14,6 +14,7 @@ mod encode;
 pub(crate) mod media_type;
 mod model;
 
+pub(crate) use decode::data_members;
 pub use decode::{
     decode, decode_batch, split_batch, Body, BodyError, DecodeError, Decoded, EventData, JsonPath,
     TRIGGER_BINDING,

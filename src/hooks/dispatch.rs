@@ -2,7 +2,7 @@
 
 use super::dedupe::{record_key, Claim, DedupeStore, Lease, MemoryStore};
 use super::{
-    add_output, Effect, Hook, HookContext, HookError, HookFailure, Outcome, SummaryLog,
+    add_output, Effect, EventView, Hook, HookContext, HookError, HookFailure, Outcome, SummaryLog,
     DEFAULT_DEADLINE, DEFAULT_DEDUPE_TTL,
 };
 use crate::event::{Event, MlEvent};
@@ -107,7 +107,13 @@ impl Dispatcher {
     /// started in time fail and are redelivered).
     pub async fn dispatch_until(&self, event: &Event<MlEvent>, deadline: Instant) -> Outcome {
         let ctx = HookContext { deadline };
-        let wanted: Vec<&Arc<dyn Hook>> = self.hooks.iter().filter(|h| h.matches(event)).collect();
+        let wanted: Vec<&Arc<dyn Hook>> = {
+            let view = EventView::new(event);
+            self.hooks
+                .iter()
+                .filter(|h| h.matches_view(&view))
+                .collect()
+        };
         let results = join_all(
             wanted
                 .iter()

@@ -14,11 +14,13 @@ pub mod config;
 pub mod dedupe;
 pub mod delivery;
 mod dispatch;
+pub mod filter;
 pub(crate) mod rule;
 pub mod secrets;
 pub mod template;
 
 pub use dispatch::Dispatcher;
+pub use filter::EventView;
 
 use crate::event::{Event, MlEvent};
 use serde_json::{Map, Value};
@@ -45,6 +47,12 @@ pub trait Hook: Send + Sync {
 
     /// Whether this hook wants `event`. Cheap and synchronous: filtering only.
     fn matches(&self, event: &Event<MlEvent>) -> bool;
+
+    /// [`Hook::matches`] on an [`EventView`], which the dispatcher makes once per event so that the
+    /// hooks' advanced filters share the event's data as JSON. The default asks [`Hook::matches`].
+    fn matches_view(&self, view: &EventView<'_>) -> bool {
+        self.matches(view.event())
+    }
 
     /// Runs the hook for `event`, finishing before `ctx.deadline`.
     fn run<'a>(&'a self, event: &'a Event<MlEvent>, ctx: &'a HookContext) -> HookFuture<'a>;

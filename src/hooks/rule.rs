@@ -1,5 +1,7 @@
-//! Which events a hook wants: its `events` list and its `[hooks.when]` conditions.
+//! Which events a hook wants: its `events` list, its `[hooks.when]` conditions and its
+//! `[[hooks.filters]]` (Event Grid advanced filters), all of which must hold.
 
+use super::filter::{AdvancedFilter, EventView};
 use crate::event::{Event, EventKind, MlEvent, RunStatus};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,6 +21,31 @@ pub(crate) struct Rule {
     pub(crate) drift_above: Option<f64>,
     /// Workspace name from `topic`/`source`, case-insensitive (as Azure resource names are).
     pub(crate) workspace: Option<String>,
+    /// The run's type, case-insensitive (`azureml.StepRun`); run events only.
+    pub(crate) run_type: Option<String>,
+    /// Glob on the run's experiment name; run events only.
+    pub(crate) experiment: Option<glob::Pattern>,
+    /// Event Grid advanced filters, evaluated after every other condition (they may need the data
+    /// as JSON, which [`EventView`] makes once per event).
+    pub(crate) filters: Vec<AdvancedFilter>,
+}
+
+/// The run fields the run conditions read, from either run event.
+struct RunFacts<'a> {
+    run_type: Option<&'a str>,
+    experiment: Option<&'a str>,
+}
+
+fn run_facts(data: &MlEvent) -> Option<RunFacts<'_>> {
+    let (run_type, experiment) = match data {
+        MlEvent::RunCompleted(d) => (d.run_type.as_deref(), d.experiment_name.as_deref()),
+        MlEvent::RunStatusChanged(d) => (d.run_type.as_deref(), d.experiment_name.as_deref()),
+        _ => return None,
+    };
+    Some(RunFacts {
+        run_type,
+        experiment,
+    })
 }
 
 fn tag_text(value: &Value) -> String {
@@ -34,8 +61,36 @@ impl Rule {
         self.kinds.clone().unwrap_or_else(|| EventKind::ML.to_vec())
     }
 
+    /// The kinds this rule can ever match: [`Rule::possible_kinds`] less those its conditions
+    /// exclude (run conditions need a run event, `drift_above` a drift event, `tags` an event with
+    /// tags). What a subscription must include for the hook.
+    pub(crate) fn matchable_kinds(&self) -> Vec<EventKind> {
+        let run_only =
+            !self.run_status.is_empty() || self.run_type.is_some() || self.experiment.is_some();
+        self.possible_kinds()
+            .into_iter()
+            .filter(|kind| {
+                let run = matches!(kind, EventKind::RunCompleted | EventKind::RunStatusChanged);
+                let drift = *kind == EventKind::DatasetDriftDetected;
+                (!run_only || run)
+                    && (self.drift_above.is_none() || drift)
+                    && (self.tags.is_empty() || !drift)
+            })
+            .collect()
+    }
+
     /// Whether `event` satisfies the rule.
     pub(crate) fn matches(&self, event: &Event<MlEvent>) -> bool {
+        self.matches_view(&EventView::new(event))
+    }
+
+    /// Whether the event of `view` satisfies the rule; the advanced filters are tested last.
+    pub(crate) fn matches_view(&self, view: &EventView<'_>) -> bool {
+        self.matches_when(view.event()) && self.filters.iter().all(|f| f.matches(view))
+    }
+
+    /// The `events` list and `[hooks.when]`.
+    fn matches_when(&self, event: &Event<MlEvent>) -> bool {
         let kind = event.kind();
         if !kind.is_ml() {
             return false;
@@ -85,6 +140,27 @@ impl Rule {
                 .workspace()
                 .is_some_and(|w| w.workspace.eq_ignore_ascii_case(name))
             {
+                return false;
+            }
+        }
+        self.matches_run(&event.data)
+    }
+
+    /// `run_type` and `experiment`: only run events have them.
+    fn matches_run(&self, data: &MlEvent) -> bool {
+        if self.run_type.is_none() && self.experiment.is_none() {
+            return true;
+        }
+        let Some(run) = run_facts(data) else {
+            return false;
+        };
+        if let Some(want) = &self.run_type {
+            if !run.run_type.is_some_and(|t| t.eq_ignore_ascii_case(want)) {
+                return false;
+            }
+        }
+        if let Some(pattern) = &self.experiment {
+            if !run.experiment.is_some_and(|name| pattern.matches(name)) {
                 return false;
             }
         }
@@ -170,6 +246,56 @@ mod tests {
             json!({"runStatus": "Running"})
         )));
         assert!(!rule.matches(&event("RunCompleted", "r", json!({}))));
+    }
+
+    #[test]
+    fn run_type_and_experiment_need_a_run_event() {
+        let rule = Rule {
+            run_type: Some("AzureML.StepRun".into()),
+            experiment: Some(glob::Pattern::new("credit-*").unwrap()),
+            ..Rule::default()
+        };
+        let run = json!({"runType": "azureml.steprun", "experimentName": "credit-monitor"});
+        assert!(rule.matches(&event("RunStatusChanged", "r", run.clone())));
+        assert!(rule.matches(&event("RunCompleted", "r", run)));
+        assert!(!rule.matches(&event(
+            "RunCompleted",
+            "r",
+            json!({"runType": "automl", "experimentName": "credit-monitor"})
+        )));
+        assert!(!rule.matches(&event(
+            "RunCompleted",
+            "r",
+            json!({"runType": "azureml.StepRun", "experimentName": "churn"})
+        )));
+        assert!(!rule.matches(&event("RunCompleted", "r", json!({}))));
+        assert!(!rule.matches(&event("ModelDeployed", "r", json!({}))));
+        assert_eq!(
+            rule.matchable_kinds(),
+            [EventKind::RunCompleted, EventKind::RunStatusChanged]
+        );
+    }
+
+    #[test]
+    fn advanced_filters_hold_with_the_other_conditions() {
+        use crate::hooks::filter::{Key, Operand, Operator};
+        let breach = AdvancedFilter::new(
+            Operator::StringContains,
+            Key::parse("data.RunTags.azureml_modelmonitor_threshold_breached").unwrap(),
+            Operand::Strings(vec!["has failed due to one or more features".into()]),
+        )
+        .unwrap();
+        let rule = Rule {
+            kinds: Some(vec![EventKind::RunStatusChanged]),
+            filters: vec![breach],
+            ..Rule::default()
+        };
+        let tag =
+            "The signal 'x' has failed due to one or more features violating metric thresholds.";
+        let tags = json!({"runTags": {"azureml_modelmonitor_threshold_breached": tag}});
+        assert!(rule.matches(&event("RunStatusChanged", "r", tags.clone())));
+        assert!(!rule.matches(&event("RunCompleted", "r", tags)));
+        assert!(!rule.matches(&event("RunStatusChanged", "r", json!({"runTags": {}}))));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod decode_fixtures;
 mod entra_auth;
+mod event_filters;
 mod function_app;
 mod functions_door;
 mod hooks_config;

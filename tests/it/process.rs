@@ -377,3 +377,44 @@ fn a_startup_error_to_a_closed_stderr_is_its_exit_code_not_a_panic() {
     let status = handler.child.wait().unwrap();
     assert_eq!(status.code(), Some(2), "{status:?}");
 }
+
+/// `handler subscription` as a user runs it: the pinned output for the shipped file, and for the
+/// webhook door the key's header, never the key (nor the key given in the URL).
+#[test]
+fn the_subscription_command_prints_the_pinned_output_and_no_key() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("AML_EVENTS_HOOKS")
+            .env("AML_EVENTS_WEBHOOK_KEY", "SECRET-KEY-1")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["subscription"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        crate::support::fixture("subscription/shipped.az.sh")
+    );
+    let out = run(&[
+        "subscription",
+        "--format",
+        "arm",
+        "--endpoint",
+        "https://h.example/api/eventgrid?code=SECRET-KEY-1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!text.contains("SECRET-KEY-1"), "{text}");
+    let arm: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let dest = &arm["resources"][0]["properties"]["destination"]["properties"];
+    assert_eq!(dest["endpointUrl"], "https://h.example/api/eventgrid");
+    assert_eq!(
+        dest["deliveryAttributeMappings"][0]["name"],
+        "x-aml-events-key"
+    );
+    let out = run(&["subscription", "--endpoint", "http://h.example/x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("an https URL"));
+}

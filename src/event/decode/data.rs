@@ -146,6 +146,21 @@ impl EventData for MlEvent {
     }
 }
 
+/// The members the typed data of `kind` reads, as the service spells them (camelCase): for
+/// `handler check`'s warnings on filter keys. None for the kinds without typed data.
+pub(crate) fn data_members(kind: EventKind) -> &'static [&'static str] {
+    match kind {
+        EventKind::ModelRegistered => ModelRegistered::MEMBERS,
+        EventKind::ModelDeployed => ModelDeployed::MEMBERS,
+        EventKind::RunCompleted => RunCompleted::MEMBERS,
+        EventKind::RunStatusChanged => RunStatusChanged::MEMBERS,
+        EventKind::DatasetDriftDetected => DatasetDriftDetected::MEMBERS,
+        EventKind::SubscriptionValidation => SubscriptionValidation::MEMBERS,
+        EventKind::SubscriptionDeleted => SubscriptionDeleted::MEMBERS,
+        EventKind::Other => &[],
+    }
+}
+
 deserialize_data!(ModelRegistered {
     model_name: "modelName" as Plain<Option<String>>,
     model_version: "modelVersion" as StringOrNumber,

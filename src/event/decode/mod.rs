@@ -24,6 +24,7 @@ mod parse;
 mod wire;
 
 pub use body::{Body, BodyError, Decoded};
+pub(crate) use data::data_members;
 pub use data::EventData;
 pub use error::{DecodeError, JsonPath};
 pub use events::{decode_batch, split_batch};

@@ -165,6 +165,11 @@ pub(crate) mod read {
 /// fields from that copy.
 macro_rules! deserialize_data {
     ($ty:ident { $($field:ident: $name:literal as $read:ty),* $(,)? }) => {
+        impl $ty {
+            /// The members this type reads, as the service spells them.
+            pub(crate) const MEMBERS: &'static [&'static str] = &[$($name),*];
+        }
+
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;

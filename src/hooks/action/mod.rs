@@ -13,7 +13,7 @@ use super::delivery::{deliver, Outgoing, RetryPolicy, Transport};
 use super::rule::Rule;
 use super::secrets::{describe_url, Secrets};
 use super::template::Templates;
-use super::{Effect, Hook, HookContext, HookError, HookFuture};
+use super::{Effect, EventView, Hook, HookContext, HookError, HookFuture};
 use crate::event::{Event, MlEvent};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
@@ -301,6 +301,10 @@ impl Hook for ConfiguredHook {
 
     fn matches(&self, event: &Event<MlEvent>) -> bool {
         self.rule.matches(event)
+    }
+
+    fn matches_view(&self, view: &EventView<'_>) -> bool {
+        self.rule.matches_view(view)
     }
 
     /// Logs and output bindings are part of the invocation's answer: redelivering them is right, so

@@ -48,6 +48,20 @@ pub(super) struct RawHook {
     pub(super) on_permanent_failure: Option<OnPermanentFailure>,
     #[serde(default)]
     pub(super) when: RawWhen,
+    /// `[[hooks.filters]]`, kept as values so that an error names the filter's index.
+    #[serde(default)]
+    pub(super) filters: Vec<toml::Value>,
+}
+
+/// One `[[hooks.filters]]` table: an Event Grid advanced filter, spelt as in ARM and Bicep.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFilter {
+    #[serde(rename = "operatorType")]
+    pub(super) operator_type: String,
+    pub(super) key: String,
+    pub(super) value: Option<toml::Value>,
+    pub(super) values: Option<toml::Value>,
 }
 
 /// `on_permanent_failure`: what a failure that a redelivery would meet again (a 4xx other than 408
@@ -74,6 +88,8 @@ pub(super) struct RawWhen {
     pub(super) run_status: Vec<String>,
     pub(super) drift_above: Option<f64>,
     pub(super) workspace: Option<String>,
+    pub(super) run_type: Option<String>,
+    pub(super) experiment: Option<String>,
 }
 
 /// The file's name (as errors show it) and text: `path` when given (it must exist); otherwise

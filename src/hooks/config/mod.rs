@@ -51,6 +51,26 @@ fn show(what: &str, name: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// Something in the configuration that works but is likely a mistake, shown by `handler check` (and
+/// logged at start), e.g. ``hook `name`: key `filters[0].key`: ...``.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}{}{message}", show_first("hook", .hook), show_first("key", .key))]
+pub struct ConfigWarning {
+    /// The hook's name, when the warning is about a hook.
+    pub hook: Option<String>,
+    /// The key.
+    pub key: Option<String>,
+    /// What looks wrong.
+    pub message: String,
+}
+
+/// `hook `name`: ` (or nothing) for [`ConfigWarning`]'s text.
+fn show_first(what: &str, name: &Option<String>) -> String {
+    name.as_ref()
+        .map(|name| format!("{what} `{name}`: "))
+        .unwrap_or_default()
+}
+
 impl ConfigError {
     /// A problem of the whole file, at no key.
     pub(crate) fn file(file: &str, message: impl Into<String>) -> Self {
@@ -102,6 +122,8 @@ pub struct HooksConfig {
     pub hooks: Vec<ConfiguredHook>,
     /// Every secret value of the file (resolved `${env:...}`, URLs).
     pub secrets: Secrets,
+    /// What works but looks wrong (a filter key no event of the hook has), for `handler check`.
+    pub warnings: Vec<ConfigWarning>,
 }
 
 impl HooksConfig {

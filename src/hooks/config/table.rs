@@ -48,7 +48,7 @@ impl HooksConfig {
         self.secrets.redact(&out)
     }
 
-    /// All of `handler check`'s report: [`HooksConfig::table`], then
+    /// All of `handler check`'s report: [`HooksConfig::table`], the warnings, then
     /// `FILE: N hook(s) OK; deadline D ms; dedupe STORE` (a Redis store by host only).
     pub fn check_report(&self) -> String {
         let dedupe = match &self.settings.dedupe {
@@ -58,9 +58,15 @@ impl HooksConfig {
                 Err(_) => "redis".to_owned(),
             },
         };
+        let warnings: String = self
+            .warnings
+            .iter()
+            .map(|w| format!("warning: {w}\n"))
+            .collect();
         format!(
-            "{}\n{}: {} hook(s) OK; deadline {} ms; dedupe {dedupe}",
+            "{}\n{}{}: {} hook(s) OK; deadline {} ms; dedupe {dedupe}",
             self.table().trim_end(),
+            self.secrets.redact(&warnings),
             self.file,
             self.hooks.len(),
             self.settings.deadline.as_millis()
@@ -86,6 +92,15 @@ fn describe_rule(rule: &Rule) -> String {
     }
     if let Some(w) = &rule.workspace {
         parts.push(format!("workspace={w}"));
+    }
+    if let Some(t) = &rule.run_type {
+        parts.push(format!("run_type={t}"));
+    }
+    if let Some(p) = &rule.experiment {
+        parts.push(format!("experiment={}", p.as_str()));
+    }
+    for f in &rule.filters {
+        parts.push(format!("{}({})", f.operator(), f.key()));
     }
     if parts.is_empty() {
         "-".to_owned()

@@ -42,7 +42,8 @@ impl Validator<'_> {
             ));
         }
         let kinds = self.kinds(h, raw.events.as_deref())?;
-        let rule = self.rule(h, kinds, &raw.when)?;
+        let mut rule = self.rule(h, kinds, &raw.when)?;
+        rule.filters = self.filters(h, &raw.filters, &rule.matchable_kinds())?;
         let known = known_variables(&rule.possible_kinds());
         self.unused_keys(h, &raw)?;
         let text_template = match &raw.template {
@@ -142,7 +143,25 @@ impl Validator<'_> {
         if when.drift_above.is_some_and(|d| !d.is_finite()) {
             return Err(self.err(h, Some("when.drift_above"), "must be a finite number"));
         }
+        let experiment = match &when.experiment {
+            Some(glob) => Some(glob::Pattern::new(glob).map_err(|e| {
+                self.err(
+                    h,
+                    Some("when.experiment"),
+                    format!("bad glob `{glob}`: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        let run_type = when.run_type.as_deref().map(str::trim);
+        if run_type == Some("") {
+            return Err(self.err(h, Some("when.run_type"), "is empty"));
+        }
+        self.run_conditions_fit(h, kinds.as_deref(), when)?;
         Ok(Rule {
+            run_type: run_type.map(str::to_owned),
+            experiment,
+            filters: Vec::new(),
             kinds,
             subject,
             tags,
@@ -154,6 +173,35 @@ impl Validator<'_> {
             drift_above: when.drift_above,
             workspace: when.workspace.clone(),
         })
+    }
+
+    /// `when.run_type` and `when.experiment` read run events: refused on a hook whose `events`
+    /// has none, which could never run.
+    fn run_conditions_fit(
+        &self,
+        h: Option<&str>,
+        kinds: Option<&[EventKind]>,
+        when: &RawWhen,
+    ) -> Result<(), ConfigError> {
+        let Some(kinds) = kinds else {
+            return Ok(());
+        };
+        let has_run = kinds
+            .iter()
+            .any(|k| matches!(k, EventKind::RunCompleted | EventKind::RunStatusChanged));
+        for (present, key) in [
+            (when.run_type.is_some(), "when.run_type"),
+            (when.experiment.is_some(), "when.experiment"),
+        ] {
+            if present && !has_run {
+                return Err(self.err(
+                    h,
+                    Some(key),
+                    "applies to run events only (RunCompleted, RunStatusChanged), and `events` has none",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses keys that the hook's action does not take.

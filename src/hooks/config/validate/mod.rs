@@ -2,6 +2,7 @@
 //! the first problem. Pure: it compiles templates and resolves `${env:...}` through the lookup it is
 //! given, and connects to nothing.
 
+mod filter;
 mod hook;
 
 use super::file::{toml_message, RawFile, RawHook, RawSettings};
@@ -36,6 +37,7 @@ pub(super) fn validate(
         env,
         secrets: Vec::new(),
         templates: Templates::new(),
+        warnings: Vec::new(),
     };
     let raw: RawFile = toml::from_str(text).map_err(|e| v.err(None, None, toml_message(&e)))?;
     let settings = v.settings(raw.settings, dedupe)?;
@@ -75,6 +77,7 @@ pub(super) fn validate(
         settings,
         hooks,
         secrets,
+        warnings: v.warnings,
     })
 }
 
@@ -115,6 +118,7 @@ struct Validator<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     secrets: Vec<String>,
     templates: Templates,
+    warnings: Vec<super::ConfigWarning>,
 }
 
 impl Validator<'_> {
