@@ -13,6 +13,7 @@ mod decode;
 mod encode;
 pub(crate) mod media_type;
 mod model;
+pub mod studio;
 
 pub use decode::{
     decode, decode_batch, split_batch, Body, BodyError, DecodeError, Decoded, EventData, JsonPath,
@@ -20,9 +21,10 @@ pub use decode::{
 };
 pub(crate) use model::format_time;
 pub use model::{
-    Completed, DatasetDriftDetected, Event, EventKind, MlEvent, ModelDeployed, ModelId,
-    ModelRegistered, Run, RunCompleted, RunState, RunStatus, RunStatusChanged, Schema, Subject,
-    SubscriptionDeleted, SubscriptionValidation, Workspace,
+    Completed, DatasetDriftDetected, Event, EventKind, FeatureBreach, MlEvent, ModelDeployed,
+    ModelId, ModelRegistered, MonitorBreach, Run, RunCompleted, RunState, RunStatus,
+    RunStatusChanged, Schema, Subject, SubscriptionDeleted, SubscriptionValidation, Workspace,
+    BREACH_TAG,
 };
 
 // For door/ and core.rs as they are until the lead's pipeline replaces them: not public API.

@@ -19,6 +19,8 @@ pub(crate) struct Rule {
     pub(crate) drift_above: Option<f64>,
     /// Workspace name from `topic`/`source`, case-insensitive (as Azure resource names are).
     pub(crate) workspace: Option<String>,
+    /// `true`: only model monitor breaches (run events with the breach tag); `false`: only others.
+    pub(crate) monitor_breach: Option<bool>,
 }
 
 fn tag_text(value: &Value) -> String {
@@ -77,6 +79,11 @@ impl Rule {
                 return false;
             };
             if !d.drift_coefficient.is_some_and(|c| c > threshold) {
+                return false;
+            }
+        }
+        if let Some(wanted) = self.monitor_breach {
+            if event.data.is_monitor_breach() != wanted {
                 return false;
             }
         }
@@ -170,6 +177,60 @@ mod tests {
             json!({"runStatus": "Running"})
         )));
         assert!(!rule.matches(&event("RunCompleted", "r", json!({}))));
+    }
+
+    #[test]
+    fn monitor_breach_is_the_tags_presence() {
+        let breach = |tags: Value| json!({"runStatus": "Failed", "runTags": tags});
+        let text =
+            "The signal 'None' has failed due to one or more features violating metric thresholds.";
+        let only = Rule {
+            monitor_breach: Some(true),
+            ..Rule::default()
+        };
+        let never = Rule {
+            monitor_breach: Some(false),
+            ..Rule::default()
+        };
+        for event in [
+            event(
+                "RunStatusChanged",
+                "r",
+                breach(json!({"azureml_modelmonitor_threshold_breached": text})),
+            ),
+            event(
+                "RunCompleted",
+                "r",
+                breach(json!({"azureml_modelmonitor_threshold_breached": ""})),
+            ),
+            event(
+                "RunStatusChanged",
+                "r",
+                json!({"RunTags": {"azureml_modelmonitor_threshold_breached": "x"}}),
+            ),
+        ] {
+            assert!(only.matches(&event) && !never.matches(&event), "{event:?}");
+        }
+        for event in [
+            event(
+                "RunStatusChanged",
+                "r",
+                breach(json!({"azureml.modelmonitor.threshold.breached.s": text})),
+            ),
+            event(
+                "RunStatusChanged",
+                "r",
+                breach(json!({"Azureml_ModelMonitor_Threshold_Breached": text})),
+            ),
+            event("RunCompleted", "r", json!({})),
+            event(
+                "ModelRegistered",
+                "m",
+                json!({"modelTags": {"azureml_modelmonitor_threshold_breached": text}}),
+            ),
+        ] {
+            assert!(!only.matches(&event) && never.matches(&event), "{event:?}");
+        }
     }
 
     #[test]

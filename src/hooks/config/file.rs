@@ -74,6 +74,7 @@ pub(super) struct RawWhen {
     pub(super) run_status: Vec<String>,
     pub(super) drift_above: Option<f64>,
     pub(super) workspace: Option<String>,
+    pub(super) monitor_breach: Option<bool>,
 }
 
 /// The file's name (as errors show it) and text: `path` when given (it must exist); otherwise

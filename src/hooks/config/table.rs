@@ -87,6 +87,9 @@ fn describe_rule(rule: &Rule) -> String {
     if let Some(w) = &rule.workspace {
         parts.push(format!("workspace={w}"));
     }
+    if let Some(b) = rule.monitor_breach {
+        parts.push(format!("monitor_breach={b}"));
+    }
     if parts.is_empty() {
         "-".to_owned()
     } else {

@@ -142,6 +142,7 @@ impl Validator<'_> {
         if when.drift_above.is_some_and(|d| !d.is_finite()) {
             return Err(self.err(h, Some("when.drift_above"), "must be a finite number"));
         }
+        let monitor_breach = self.monitor_breach(h, kinds.as_deref(), when.monitor_breach)?;
         Ok(Rule {
             kinds,
             subject,
@@ -153,7 +154,26 @@ impl Validator<'_> {
                 .collect(),
             drift_above: when.drift_above,
             workspace: when.workspace.clone(),
+            monitor_breach,
         })
+    }
+
+    /// `when.monitor_breach`: `true` needs a run event among the hook's kinds, or it never matches.
+    fn monitor_breach(
+        &self,
+        h: Option<&str>,
+        kinds: Option<&[EventKind]>,
+        wanted: Option<bool>,
+    ) -> Result<Option<bool>, ConfigError> {
+        let runs = [EventKind::RunStatusChanged, EventKind::RunCompleted];
+        if wanted == Some(true) && kinds.is_some_and(|k| !k.iter().any(|k| runs.contains(k))) {
+            return Err(self.err(
+                h,
+                Some("when.monitor_breach"),
+                "only RunStatusChanged and RunCompleted events carry a model monitor breach; add one to `events`",
+            ));
+        }
+        Ok(wanted)
     }
 
     /// Refuses keys that the hook's action does not take.
