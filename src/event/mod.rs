@@ -20,6 +20,7 @@ pub use decode::{
     TRIGGER_BINDING,
 };
 pub(crate) use model::format_time;
+pub use model::monitor;
 pub use model::{
     Completed, DatasetDriftDetected, Event, EventKind, FeatureBreach, MlEvent, ModelDeployed,
     ModelId, ModelRegistered, MonitorBreach, Run, RunCompleted, RunState, RunStatus,

@@ -8,7 +8,7 @@ mod facts;
 mod kind;
 mod ml;
 mod models;
-mod monitor;
+pub mod monitor;
 mod resource;
 mod run;
 mod system;

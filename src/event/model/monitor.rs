@@ -120,8 +120,8 @@ impl MonitorBreach {
     }
 
     /// The first few breaches in words, for a summary line:
-    /// `jensen_shannon_distance 0.31 > 0.1 on age, psi 0.4 > 0.2 on income (+3 more)`; empty when no
-    /// row was parsed.
+    /// `jensen_shannon_distance 0.31 > 0.1 on age, psi 0.4 > 0.2 on income (and 3 more)`, `(and at
+    /// least 3 more)` when the tag was not read to its end; empty when no row was parsed.
     pub fn describe_features(&self, most: usize) -> String {
         let mut out = String::new();
         for (i, row) in self.features.iter().take(most).enumerate() {
@@ -132,8 +132,8 @@ impl MonitorBreach {
         }
         let more = self.features.len().saturating_sub(most);
         if more > 0 || (self.truncated && !self.features.is_empty()) {
-            let plus = if self.truncated { "+" } else { "" };
-            out.push_str(&format!(" (+{more}{plus} more)"));
+            let least = if self.truncated { "at least " } else { "" };
+            out.push_str(&format!(" (and {least}{more} more)"));
         }
         out
     }
@@ -370,7 +370,7 @@ mod tests {
         );
         assert_eq!(
             breach.describe_features(1),
-            "jensen_shannon_distance 0.31 > 0.1 on age (+1 more)"
+            "jensen_shannon_distance 0.31 > 0.1 on age (and 1 more)"
         );
     }
 
@@ -469,7 +469,9 @@ mod tests {
             breach.message.len()
         );
         assert!(breach.quoted_signal.as_ref().unwrap().len() <= NAME_LIMIT + 32);
-        assert!(breach.describe_features(2).ends_with("(+98+ more)"));
+        assert!(breach
+            .describe_features(2)
+            .ends_with("(and at least 98 more)"));
         // Wherever the scan limit falls (in a literal, between two), the rows read are kept.
         for pad in 0..row.len() + 2 {
             let text = text.replacen("'s", &format!("'{}", "p".repeat(pad)), 1);
