@@ -9,8 +9,10 @@ use std::collections::BTreeSet;
 
 const FUNCTION: &str = "MlWorkspaceEvents";
 
-/// The fixtures whose run carries the breach tag, in both casings of the data.
-const BREACHES: [&str; 4] = [
+/// The fixtures whose run carries the breach tag, in both casings of the data (and a run that
+/// completed: the threshold step does not raise on a breach).
+const BREACHES: [&str; 5] = [
+    "cloudevents-run-completed-monitor-breach.json",
     "eventgrid-run-status-changed-monitor-breach.json",
     "eventgrid-run-status-changed-monitor-breach-pascal.json",
     "eventgrid-run-status-changed-monitor-huge.json",

@@ -300,6 +300,9 @@ pub fn expected_facts(name: &str) -> Vec<&'static str> {
         ("eventgrid-run-status-changed-monitor-huge", _) => vec![
             "model monitor signal 'wide-table-drift' breached: jensen_shannon_distance 0.5 > 0.1 on feature_0000, jensen_shannon_distance 0.50001 > 0.1 on feature_0001, jensen_shannon_distance 0.50002 > 0.1 on feature_0002 (and at least 97 more); run a7c3e5b1",
         ],
+        ("cloudevents-run-completed-monitor-breach", _) => vec![
+            "RunCompleted: model monitor signal 'feature-attribution-drift' breached: normalized_discounted_cumulative_gain 0.62 < 0.8 on income; run b8d4f6c2-0a7e-4d3f-9c1b-6e5d7c8b9a0f of experiment credit-card-fraud-monitor completed",
+        ],
         ("eventgrid-run-completed-monitor", _) => vec![
             "RunCompleted: run e5a1c3f9-7d4b-4a0c-9e8f-3b2a4f5e6d7c of experiment credit-card-fraud-monitor completed",
         ],
