@@ -85,6 +85,7 @@ impl MonitorBreach {
     pub fn from_tags(tags: &Map<String, Value>) -> Option<Self> {
         let mut breach = match tags.get(BREACH_TAG)? {
             Value::String(text) => Self::parse(text),
+            Value::Null => Self::parse(""),
             other => Self::parse(&other.to_string()),
         };
         if let Some(name) = signal_from_tags(tags) {
@@ -420,6 +421,8 @@ mod tests {
         let number: Map<String, Value> = [(BREACH_TAG.to_owned(), json!(1))].into_iter().collect();
         assert!(MonitorBreach::is_marked(&number));
         assert_eq!(MonitorBreach::from_tags(&number).unwrap().message, "1");
+        let null: Map<String, Value> = [(BREACH_TAG.to_owned(), Value::Null)].into_iter().collect();
+        assert_eq!(MonitorBreach::from_tags(&null).unwrap().message, "");
     }
 
     #[test]

@@ -13,8 +13,9 @@ fn escape(text: &str) -> String {
 /// A Slack incoming-webhook message: `text` (notifications, fallback), blocks with the facts and,
 /// when the event names something in Azure ML studio, a link to it. The link is mrkdwn
 /// (`<url|title>`) in a context block, not a button: a button's click is also sent to the Slack
-/// app's interactivity address, which an incoming webhook's app usually does not have. The URL's
-/// names are percent-encoded (`event::studio`), so it holds no `|`, `<` or `>`.
+/// app's interactivity address, which an incoming webhook's app usually does not have. The event's
+/// names in the URL are percent-encoded (`event::studio`); a `|` in the configured studio address
+/// is encoded here, since it would end the URL.
 pub(crate) fn message(
     text: &str,
     facts: &[(&'static str, String)],
@@ -31,7 +32,8 @@ pub(crate) fn message(
         blocks.push(json!({"type": "section", "fields": fields}));
     }
     if let Some(link) = link {
-        let mrkdwn = format!("<{}|{}>", escape(link.url.as_str()), link.title);
+        let url = escape(link.url.as_str()).replace('|', "%7C");
+        let mrkdwn = format!("<{url}|{}>", link.title);
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn}]}));
     }
     json!({"text": escape(text), "blocks": blocks})
