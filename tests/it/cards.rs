@@ -128,7 +128,9 @@ async fn every_teams_card_is_a_valid_adaptive_card_1_4() {
     let (teams, _) = posted(None).await;
     // One card per ML event, and one more per breach (the template hook).
     assert!(teams.len() > 30, "{} cards", teams.len());
+    // With a studio button, and without one (an event that names no workspace).
     assert!(teams.iter().any(|(_, card)| studio_button(card).is_some()));
+    assert!(teams.iter().any(|(_, card)| studio_button(card).is_none()));
     let items: Vec<Value> = teams
         .iter()
         .map(|(name, message)| json!({"name": name, "message": message}))
