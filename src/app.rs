@@ -89,6 +89,7 @@ impl AppBuilder {
             None => load_hooks(&settings)?,
         };
         config.settings.dedupe_max_records = settings.dedupe_max_records;
+        config.set_studio(&settings.studio_url);
         let mut dispatcher = config.dispatcher()?;
         for hook in self.extra {
             dispatcher = dispatcher.with_hook(hook);
@@ -172,11 +173,13 @@ fn serves_invocations(settings: &Settings, webhook_protected: bool) -> bool {
 
 /// Loads the hooks file the settings name, with `${env:...}` served by the settings.
 pub fn load_hooks(settings: &Settings) -> Result<HooksConfig, ConfigError> {
-    HooksConfig::load_with(
+    let mut config = HooksConfig::load_with(
         settings.hooks_file.as_deref(),
         &|name| settings.lookup(name),
         settings.dedupe.as_deref(),
-    )
+    )?;
+    config.set_studio(&settings.studio_url);
+    Ok(config)
 }
 
 /// The assembled application: the doors (what every request needs) and the settings it was built

@@ -13,6 +13,7 @@ mod variables;
 
 pub use variables::{markdown_table, Variable, VARIABLES};
 
+use crate::event::studio::StudioBase;
 use crate::hooks::dedupe::DEFAULT_MAX_RECORDS;
 use raw::RawVars;
 use std::net::{IpAddr, Ipv4Addr};
@@ -158,6 +159,9 @@ pub struct Settings {
     /// Whether to serve invocations beside a protected webhook door (`AML_EVENTS_SERVE_INVOCATIONS`);
     /// `None`: only under the Functions host (the application's rule).
     pub serve_invocations: Option<bool>,
+    /// The Azure ML studio address that notifications link to (`AML_EVENTS_STUDIO_URL`): another
+    /// host in sovereign clouds.
+    pub studio_url: StudioBase,
     lookup: Lookup,
 }
 
@@ -179,6 +183,7 @@ impl std::fmt::Debug for Settings {
             .field("log_filter", &self.log_filter)
             .field("host_worker_id", &self.host_worker_id)
             .field("serve_invocations", &self.serve_invocations)
+            .field("studio_url", &self.studio_url.to_string())
             .finish_non_exhaustive()
     }
 }
@@ -202,6 +207,7 @@ impl Default for Settings {
             log_filter: None,
             host_worker_id: None,
             serve_invocations: None,
+            studio_url: StudioBase::default(),
             lookup: Arc::new(|_| None),
         }
     }
@@ -275,6 +281,12 @@ impl Settings {
                 .text("FUNCTIONS_CUSTOMHANDLER_WORKER_ID")
                 .map(str::to_owned),
             serve_invocations: raw.optional_flag("AML_EVENTS_SERVE_INVOCATIONS")?,
+            studio_url: raw
+                .parse_optional(
+                    "AML_EVENTS_STUDIO_URL",
+                    "an http(s) address without query or fragment, such as https://ml.azure.com",
+                )?
+                .unwrap_or_default(),
             lookup: lookup.clone(),
         })
     }
@@ -550,6 +562,24 @@ mod tests {
             expected.trim_end(),
             "README's configuration table differs from settings::VARIABLES; paste:\n{expected}"
         );
+    }
+
+    #[test]
+    fn the_studio_address_defaults_to_public_azure_and_is_checked() {
+        assert_eq!(
+            settings(&[]).unwrap().studio_url.to_string(),
+            "https://ml.azure.com"
+        );
+        let s = settings(&[("AML_EVENTS_STUDIO_URL", " https://studio.ml.azure.us/ ")]).unwrap();
+        assert_eq!(s.studio_url.to_string(), "https://studio.ml.azure.us");
+        assert_eq!(
+            settings(&[("AML_EVENTS_STUDIO_URL", "")])
+                .unwrap()
+                .studio_url,
+            StudioBase::default()
+        );
+        let e = settings(&[("AML_EVENTS_STUDIO_URL", "ml.azure.com")]).unwrap_err();
+        assert_eq!(e.name, "AML_EVENTS_STUDIO_URL");
     }
 
     #[test]

@@ -28,8 +28,8 @@ pub fn read_input(path: &str) -> Result<String, CliError> {
     Ok(text)
 }
 
-/// What `handler decode` shows for one event: its kind, summary, parsed helpers and the normalised
-/// event (data in the service's camelCase).
+/// What `handler decode` shows for one event: its kind, summary, parsed helpers (a model monitor
+/// breach among them) and the normalised event (data in the service's camelCase).
 pub fn describe(event: &crate::event::Event<MlEvent>) -> Value {
     let mut data_view = json!({
         "kind": event.kind().short_name(),
@@ -39,6 +39,9 @@ pub fn describe(event: &crate::event::Event<MlEvent>) -> Value {
     });
     if let MlEvent::ModelDeployed(d) = &event.data {
         data_view["model_ids"] = json!(d.model_ids());
+    }
+    if let Some(breach) = event.data.monitor() {
+        data_view["monitor"] = json!(breach);
     }
     data_view["event"] = json!(event);
     data_view
@@ -151,6 +154,18 @@ mod tests {
         assert_eq!(v[0]["kind"], "ModelDeployed");
         assert_eq!(v[0]["model_ids"][1]["version"], "2");
         assert_eq!(v[0]["event"]["data"]["serviceName"], "my-sklearn-service");
+    }
+
+    #[test]
+    fn decode_shows_a_model_monitor_breach() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/eventgrid-run-status-changed-monitor-breach.json"
+        );
+        let out = decode(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v[0]["monitor"]["signal"], "data-drift-signal");
+        assert_eq!(v[0]["monitor"]["features"][0]["feature"], "age");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod decode;
 mod encode;
 pub(crate) mod media_type;
 mod model;
+pub mod studio;
 
 pub(crate) use decode::data_members;
 pub use decode::{
@@ -20,10 +21,12 @@ pub use decode::{
     TRIGGER_BINDING,
 };
 pub(crate) use model::format_time;
+pub use model::monitor;
 pub use model::{
-    Completed, DatasetDriftDetected, Event, EventKind, MlEvent, ModelDeployed, ModelId,
-    ModelRegistered, Run, RunCompleted, RunState, RunStatus, RunStatusChanged, Schema, Subject,
-    SubscriptionDeleted, SubscriptionValidation, Workspace,
+    Completed, DatasetDriftDetected, Event, EventKind, FeatureBreach, MlEvent, ModelDeployed,
+    ModelId, ModelRegistered, MonitorBreach, Run, RunCompleted, RunState, RunStatus,
+    RunStatusChanged, Schema, Subject, SubscriptionDeleted, SubscriptionValidation, Workspace,
+    BREACH_TAG,
 };
 
 // For door/ and core.rs as they are until the lead's pipeline replaces them: not public API.

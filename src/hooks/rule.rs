@@ -28,6 +28,8 @@ pub(crate) struct Rule {
     /// Event Grid advanced filters, evaluated after every other condition (they may need the data
     /// as JSON, which [`EventView`] makes once per event).
     pub(crate) filters: Vec<AdvancedFilter>,
+    /// `true`: only model monitor breaches (run events with the breach tag); `false`: only others.
+    pub(crate) monitor_breach: Option<bool>,
 }
 
 /// The run fields the run conditions read, from either run event.
@@ -65,8 +67,11 @@ impl Rule {
     /// exclude (run conditions need a run event, `drift_above` a drift event, `tags` an event with
     /// tags). What a subscription must include for the hook.
     pub(crate) fn matchable_kinds(&self) -> Vec<EventKind> {
-        let run_only =
-            !self.run_status.is_empty() || self.run_type.is_some() || self.experiment.is_some();
+        // Only run events carry a run status, type, experiment or monitor breach.
+        let run_only = !self.run_status.is_empty()
+            || self.run_type.is_some()
+            || self.experiment.is_some()
+            || self.monitor_breach == Some(true);
         self.possible_kinds()
             .into_iter()
             .filter(|kind| {
@@ -132,6 +137,11 @@ impl Rule {
                 return false;
             };
             if !d.drift_coefficient.is_some_and(|c| c > threshold) {
+                return false;
+            }
+        }
+        if let Some(wanted) = self.monitor_breach {
+            if event.data.is_monitor_breach() != wanted {
                 return false;
             }
         }
@@ -296,6 +306,60 @@ mod tests {
         assert!(rule.matches(&event("RunStatusChanged", "r", tags.clone())));
         assert!(!rule.matches(&event("RunCompleted", "r", tags)));
         assert!(!rule.matches(&event("RunStatusChanged", "r", json!({"runTags": {}}))));
+    }
+
+    #[test]
+    fn monitor_breach_is_the_tags_presence() {
+        let breach = |tags: Value| json!({"runStatus": "Failed", "runTags": tags});
+        let text =
+            "The signal 'None' has failed due to one or more features violating metric thresholds.";
+        let only = Rule {
+            monitor_breach: Some(true),
+            ..Rule::default()
+        };
+        let never = Rule {
+            monitor_breach: Some(false),
+            ..Rule::default()
+        };
+        for event in [
+            event(
+                "RunStatusChanged",
+                "r",
+                breach(json!({"azureml_modelmonitor_threshold_breached": text})),
+            ),
+            event(
+                "RunCompleted",
+                "r",
+                breach(json!({"azureml_modelmonitor_threshold_breached": ""})),
+            ),
+            event(
+                "RunStatusChanged",
+                "r",
+                json!({"RunTags": {"azureml_modelmonitor_threshold_breached": "x"}}),
+            ),
+        ] {
+            assert!(only.matches(&event) && !never.matches(&event), "{event:?}");
+        }
+        for event in [
+            event(
+                "RunStatusChanged",
+                "r",
+                breach(json!({"azureml.modelmonitor.threshold.breached.s": text})),
+            ),
+            event(
+                "RunStatusChanged",
+                "r",
+                breach(json!({"Azureml_ModelMonitor_Threshold_Breached": text})),
+            ),
+            event("RunCompleted", "r", json!({})),
+            event(
+                "ModelRegistered",
+                "m",
+                json!({"modelTags": {"azureml_modelmonitor_threshold_breached": text}}),
+            ),
+        ] {
+            assert!(!only.matches(&event) && never.matches(&event), "{event:?}");
+        }
     }
 
     #[test]

@@ -498,6 +498,43 @@ mod tests {
         }
     }
 
+    fn fixture(name: &str) -> Event<MlEvent> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+        let text = std::fs::read_to_string(format!("{path}{name}")).unwrap();
+        decode_batch::<MlEvent>(&text).unwrap().remove(0).unwrap()
+    }
+
+    #[test]
+    fn templates_see_the_monitor_view() {
+        let source = "{{ monitor.signal }}|{{ monitor.quoted_signal }}|{{ monitor.features | length }}|{% for f in monitor.features %}{{ f.metric }} {{ f.value }} {{ f.threshold }} {{ f.feature }};{% endfor %}|{{ monitor.truncated }}";
+        let kinds = [EventKind::RunStatusChanged, EventKind::RunCompleted];
+        let (t, unknown) = compile(source, &kinds);
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(
+            t.render("t", &fixture("eventgrid-run-status-changed-monitor-breach.json")).unwrap(),
+            "data-drift-signal|data-drift-signal|2|jensen_shannon_distance 0.31 0.1 age;jensen_shannon_distance 0.27 0.1 income;|False"
+        );
+        assert_eq!(
+            t.render("t", &fixture("eventgrid-run-status-changed-monitor-breach-pascal.json")).unwrap(),
+            "credit_card_fraud_monitor_data_drift|None|1|two_sample_kolmogorov_smirnov_test 0.023 0.05 transaction_amount;|False"
+        );
+        let (t, _) = compile(
+            "{% if monitor %}breach: {{ monitor.message }}{% else %}no breach{% endif %}",
+            &kinds,
+        );
+        assert_eq!(
+            t.render("t", &fixture("eventgrid-run-completed-monitor.json"))
+                .unwrap(),
+            "no breach"
+        );
+        assert_eq!(
+            t.render("t", &fixture("eventgrid-run-status-changed-monitor-unparsed.json")).unwrap(),
+            "breach: Signal prediction-drift exceeded its threshold: [prediction: psi=0.42 (threshold 0.2)]"
+        );
+        let (_, unknown) = compile("{{ monitor }}", &[EventKind::ModelDeployed]);
+        assert_eq!(unknown, ["monitor"]);
+    }
+
     #[test]
     fn a_template_reading_event_id_does_not_build_the_data_or_the_tags() {
         let (t, _) = compile("{{ event.id }}", &[EventKind::ModelRegistered]);

@@ -128,6 +128,11 @@ pub const VARIABLES: &[Variable] = &[
         "off",
     ),
     var(
+        "AML_EVENTS_STUDIO_URL",
+        "the Azure ML studio address that Teams and Slack messages link to (another host in sovereign clouds)",
+        "`https://ml.azure.com`",
+    ),
+    var(
         "AWS_LAMBDA_RUNTIME_API",
         "set by AWS Lambda: serve through the Lambda runtime (feature `lambda`)",
         "",

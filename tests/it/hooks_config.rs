@@ -64,7 +64,17 @@ body = '{"event_type": "model-registered", "client_payload": {"model": {{ model_
 fn the_shipped_file_needs_no_secrets() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/hooks.toml")).unwrap();
     let config = HooksConfig::parse(&text, "hooks.toml", &|_| None).unwrap();
-    assert_eq!(config.hooks.len(), 1);
+    assert_eq!(config.hooks.len(), 2);
+    let table = config.table();
+    assert!(
+        table.contains("log-ml-events") && table.contains("monitor_breach=false"),
+        "{table}"
+    );
+    assert!(
+        table.contains("log-monitor-breaches  RunStatusChanged,RunCompleted  log")
+            && table.contains("monitor_breach=true"),
+        "{table}"
+    );
     assert_eq!(config.settings.dedupe, DedupeSetting::Memory);
     assert_eq!(config.settings.deadline, Duration::from_secs(20));
     assert_eq!(
@@ -156,6 +166,14 @@ fn errors_name_the_hook_and_the_key() {
             "hooks.toml: key `settings.dedupe_ttl_secs`: must be between 1 and 2592000",
         ),
         ("[[hooks]]\naction = \"log\"", "hooks.toml: hook `#1`: missing field `name`"),
+        (
+            "[[hooks]]\nname = \"a\"\nevents = [\"ModelDeployed\"]\naction = \"log\"\n[hooks.when]\nmonitor_breach = true",
+            "hooks.toml: hook `a`: key `when.monitor_breach`: only RunStatusChanged and RunCompleted events carry",
+        ),
+        (
+            "[[hooks]]\nname = \"a\"\naction = \"log\"\n[hooks.when]\nmonitor_breach = \"yes\"",
+            "hooks.toml: hook `a`: invalid type: string \"yes\", expected a boolean",
+        ),
     ];
     for (text, want) in cases {
         let err = error_of(text);
@@ -351,5 +369,18 @@ fn jinja_functions_minijinja_does_not_ship_are_named_as_such() {
         err,
         "hooks.toml: hook `a`: key `template`: unknown template variable(s): nope; \
          Jinja function(s) this handler does not provide: cycler"
+    );
+}
+
+#[test]
+fn templates_of_run_hooks_know_the_monitor_view() {
+    let run_hook = "[[hooks]]\nname = \"a\"\nevents = [\"RunStatusChanged\", \"RunCompleted\"]\naction = \"log\"\ntemplate = \"{{ monitor.signal }} {% for f in monitor.features %}{{ f.feature }} {{ f.metric }} {{ f.value }} {{ f.threshold }}{% endfor %} {{ monitor.message }} {{ monitor.quoted_signal }} {{ monitor.truncated }}\"\n[hooks.when]\nmonitor_breach = true";
+    let config = parse(run_hook).unwrap_or_else(|e| panic!("{e}"));
+    assert!(config.table().contains("monitor_breach=true"));
+    let deploy_hook = "[[hooks]]\nname = \"a\"\nevents = [\"ModelDeployed\"]\naction = \"log\"\ntemplate = \"{{ monitor.signal }}\"";
+    assert!(
+        error_of(deploy_hook).contains("unknown template variable(s): monitor"),
+        "{}",
+        error_of(deploy_hook)
     );
 }

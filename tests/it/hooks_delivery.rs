@@ -94,7 +94,10 @@ drift_above = 0.7
     )
     .await;
 
-    // Teams: an Adaptive Card with the template as text and the facts as a fact set.
+    // The docs' samples name their workspace with placeholders, which the studio links encode.
+    let wsid = "wsid=/subscriptions/%7Bsubscription-id%7D/resourceGroups/%7Bresource-group-name%7D/providers/Microsoft.MachineLearningServices/workspaces/%7Bworkspace-name%7D";
+    // Teams: an Adaptive Card with the template as text, the facts as a fact set and a button to the
+    // endpoint in Azure ML studio.
     let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
     assert_eq!(status, 200, "{answer}");
     let teams = receiver.delivered("/teams/TEAMS-SECRET");
@@ -119,7 +122,12 @@ drift_above = 0.7
                             {"title": "Models", "value": "sklearn_regression_model:1, sklearn_regression_model:2"},
                             {"title": "Workspace", "value": "{workspace-name}"}
                         ]}
-                    ]
+                    ],
+                    "actions": [{
+                        "type": "Action.OpenUrl",
+                        "title": "Open endpoint in Azure ML studio",
+                        "url": format!("https://ml.azure.com/endpoints/realtime/my-sklearn-service/detail?{wsid}")
+                    }]
                 }
             }]
         })
@@ -131,7 +139,8 @@ drift_above = 0.7
     );
     assert!(!log.contains("TEAMS-SECRET"), "{log}");
 
-    // Slack: text plus blocks with the facts; mrkdwn control characters escaped.
+    // Slack: text plus blocks with the facts and a link to the run in studio; mrkdwn control
+    // characters escaped.
     let (status, _) = invoke(&handler, &event("cloudevents-run-status-changed.json")).await;
     assert_eq!(status, 200);
     let slack = receiver.delivered("/slack/SLACK-SECRET");
@@ -148,7 +157,8 @@ drift_above = 0.7
                     {"type": "mrkdwn", "text": "*Experiment*\nautoml-local-regression"},
                     {"type": "mrkdwn", "text": "*Status*\nFailed"},
                     {"type": "mrkdwn", "text": "*Workspace*\n{workspace-name}"}
-                ]}
+                ]},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<https://ml.azure.com/runs/AutoML_ad912b2d-6467-4f32-a616-dbe4af6dd8fc_5?{wsid}|Open run in Azure ML studio>")}]}
             ]
         })
     );

@@ -2,6 +2,7 @@
 //! Most tests serve the library's app in this process ([`support::spawn_app`]); `process` keeps the
 //! few that need the built `handler` binary (signals, exit codes, the host's view of stdout/stderr).
 
+mod cards;
 mod decode_fixtures;
 mod entra_auth;
 mod event_filters;
@@ -12,6 +13,7 @@ mod hooks_delivery;
 mod hostile_input;
 #[cfg(feature = "lambda")]
 mod lambda_door;
+mod monitor;
 mod process;
 mod properties;
 #[cfg(feature = "redis")]

@@ -4,6 +4,7 @@
 use super::envelope::Event;
 use super::ml::{MlData, MlEvent};
 use super::models::{DatasetDriftDetected, ModelDeployed, ModelRegistered};
+use super::monitor::MonitorBreach;
 use super::resource::Workspace;
 use super::run::{Run, RunState};
 use super::system::{SubscriptionDeleted, SubscriptionValidation};
@@ -105,19 +106,39 @@ impl MlData for ModelDeployed {
     }
 }
 
+/// How many violating features a summary line or a fact names.
+const FEATURES_SHOWN: usize = 3;
+
 impl<S: RunState> MlData for Run<S> {
     fn facts(&self) -> Vec<(&'static str, String)> {
         let status = self.run_status.status();
-        vec![
+        let mut facts = vec![
             ("Run", or_unknown(&self.run_id).to_owned()),
             ("Experiment", or_unknown(&self.experiment_name).to_owned()),
             (
                 "Status",
                 status.map_or(UNKNOWN.to_owned(), ToString::to_string),
             ),
-        ]
+        ];
+        if let Some(breach) = self.monitor() {
+            facts.push(("Monitor signal", or_unknown(&breach.signal).to_owned()));
+            if !breach.features.is_empty() {
+                facts.push(("Breach", breach.describe_features(FEATURES_SHOWN)));
+            }
+        }
+        facts
     }
     fn write_summary(&self, out: &mut String) -> fmt::Result {
+        if let Some(breach) = self.monitor() {
+            match &breach.signal {
+                Some(signal) => write!(out, "model monitor signal '{signal}' breached")?,
+                None => out.push_str("model monitor signal breached"),
+            }
+            if !breach.features.is_empty() {
+                write!(out, ": {}", breach.describe_features(FEATURES_SHOWN))?;
+            }
+            out.push_str("; ");
+        }
         write!(
             out,
             "run {} of experiment {} ",
@@ -144,9 +165,17 @@ impl<S: RunState> MlData for Run<S> {
         );
         out("run_tags", Value::Object(self.run_tags.clone()));
         out("run_properties", Value::Object(self.run_properties.clone()));
+        let monitor = self.monitor();
+        out(
+            "monitor",
+            monitor.map_or(Value::Null, |m| serde_json::to_value(m).unwrap_or_default()),
+        );
     }
     fn tags(&self) -> Option<&Map<String, Value>> {
         Some(&self.run_tags)
+    }
+    fn monitor(&self) -> Option<MonitorBreach> {
+        MonitorBreach::from_tags(&self.run_tags)
     }
 }
 

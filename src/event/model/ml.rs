@@ -3,6 +3,7 @@
 
 use super::kind::EventKind;
 use super::models::{DatasetDriftDetected, ModelDeployed, ModelRegistered};
+use super::monitor::MonitorBreach;
 use super::run::{RunCompleted, RunStatusChanged};
 use super::system::{SubscriptionDeleted, SubscriptionValidation};
 use serde::de::DeserializeOwned;
@@ -52,6 +53,10 @@ pub(crate) trait MlData {
     fn variables(&self, out: &mut dyn FnMut(&'static str, Value));
     /// The free-form tags of the model, service or run.
     fn tags(&self) -> Option<&Map<String, Value>> {
+        None
+    }
+    /// The model monitor breach the data carries (run events with [`BREACH_TAG`](super::monitor::BREACH_TAG)).
+    fn monitor(&self) -> Option<MonitorBreach> {
         None
     }
 }
@@ -129,5 +134,20 @@ impl MlEvent {
     /// The free-form tags of the model, service or run, when the event has any.
     pub fn tags(&self) -> Option<&Map<String, Value>> {
         self.ml_data().and_then(MlData::tags)
+    }
+
+    /// Whether this is a model monitor breach: a run event whose tags hold [`BREACH_TAG`](super::monitor::BREACH_TAG). Cheaper
+    /// than [`MlEvent::monitor`]: the tag is not read.
+    pub fn is_monitor_breach(&self) -> bool {
+        match self {
+            MlEvent::RunCompleted(run) => MonitorBreach::is_marked(&run.run_tags),
+            MlEvent::RunStatusChanged(run) => MonitorBreach::is_marked(&run.run_tags),
+            _ => false,
+        }
+    }
+
+    /// The model monitor breach this event reports, read from the run's tags (see [`MonitorBreach`]).
+    pub fn monitor(&self) -> Option<MonitorBreach> {
+        self.ml_data().and_then(MlData::monitor)
     }
 }

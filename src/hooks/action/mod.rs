@@ -14,6 +14,7 @@ use super::rule::Rule;
 use super::secrets::{describe_url, Secrets};
 use super::template::Templates;
 use super::{Effect, EventView, Hook, HookContext, HookError, HookFuture};
+use crate::event::studio::{self, StudioBase};
 use crate::event::{Event, MlEvent};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
@@ -113,6 +114,8 @@ pub struct ConfiguredHook {
     pub(crate) shared: Arc<Shared>,
     /// How HTTP actions send; `None` until the dispatcher is built (and for log and output hooks).
     pub(crate) transport: Option<Arc<dyn Transport>>,
+    /// Where Teams and Slack messages link to (`AML_EVENTS_STUDIO_URL`, which `App` puts here).
+    pub(crate) studio: StudioBase,
 }
 
 /// What a hook would send, for `handler send --dry-run` and for tests.
@@ -218,12 +221,14 @@ impl ConfiguredHook {
             Action::Log => return Ok((Value::String(self.text(event)?), None)),
             Action::Output { .. } => return Ok((self.output_payload(event)?, None)),
             Action::Teams { url } => {
-                let payload = teams::card(&self.text(event)?, &event.facts());
+                let link = studio::link(&self.studio, event);
+                let payload = teams::card(&self.text(event)?, &event.facts(), link.as_ref());
                 let request = json_request(url, Method::POST, json_headers(), &payload);
                 (payload, request)
             }
             Action::Slack { url } => {
-                let payload = slack::message(&self.text(event)?, &event.facts());
+                let link = studio::link(&self.studio, event);
+                let payload = slack::message(&self.text(event)?, &event.facts(), link.as_ref());
                 let request = json_request(url, Method::POST, json_headers(), &payload);
                 (payload, request)
             }

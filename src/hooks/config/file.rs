@@ -90,6 +90,7 @@ pub(super) struct RawWhen {
     pub(super) workspace: Option<String>,
     pub(super) run_type: Option<String>,
     pub(super) experiment: Option<String>,
+    pub(super) monitor_breach: Option<bool>,
 }
 
 /// The file's name (as errors show it) and text: `path` when given (it must exist); otherwise

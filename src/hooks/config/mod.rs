@@ -20,6 +20,7 @@ mod validate;
 
 use super::action::ConfiguredHook;
 use super::secrets::Secrets;
+use crate::event::studio::StudioBase;
 use std::path::Path;
 use std::time::Duration;
 use thiserror::Error;
@@ -154,6 +155,14 @@ impl HooksConfig {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         Self::parse_with(text, file, env, None)
+    }
+
+    /// Links Teams and Slack messages to the studio at `studio` (the `AML_EVENTS_STUDIO_URL`
+    /// setting; public Azure's until this is called).
+    pub fn set_studio(&mut self, studio: &StudioBase) {
+        for hook in &mut self.hooks {
+            hook.studio = studio.clone();
+        }
     }
 
     /// [`HooksConfig::parse`], with `dedupe` (when not blank) in place of the file's

@@ -102,6 +102,9 @@ fn describe_rule(rule: &Rule) -> String {
     for f in &rule.filters {
         parts.push(format!("{}({})", f.operator(), f.key()));
     }
+    if let Some(b) = rule.monitor_breach {
+        parts.push(format!("monitor_breach={b}"));
+    }
     if parts.is_empty() {
         "-".to_owned()
     } else {

@@ -288,6 +288,24 @@ pub fn expected_facts(name: &str) -> Vec<&'static str> {
         ("cloudevents-model-registered-sdk-duplicate-source", _) => {
             vec!["model sklearn_regression_model version 3"]
         }
+        ("eventgrid-run-status-changed-monitor-breach", _) => vec![
+            "RunStatusChanged: model monitor signal 'data-drift-signal' breached: jensen_shannon_distance 0.31 > 0.1 on age, jensen_shannon_distance 0.27 > 0.1 on income; run c3e9a1d7-5b2f-4e8a-9c6d-1f0e2d3c4b5a of experiment credit-card-fraud-monitor is now Failed",
+        ],
+        ("eventgrid-run-status-changed-monitor-breach-pascal", _) => vec![
+            "model monitor signal 'credit_card_fraud_monitor_data_drift' breached: two_sample_kolmogorov_smirnov_test 0.023 < 0.05 on transaction_amount; run d4f0b2e8",
+        ],
+        ("eventgrid-run-status-changed-monitor-unparsed", _) => {
+            vec!["RunStatusChanged: model monitor signal breached; run f6b2d4a0"]
+        }
+        ("eventgrid-run-status-changed-monitor-huge", _) => vec![
+            "model monitor signal 'wide-table-drift' breached: jensen_shannon_distance 0.5 > 0.1 on feature_0000, jensen_shannon_distance 0.50001 > 0.1 on feature_0001, jensen_shannon_distance 0.50002 > 0.1 on feature_0002 (and at least 97 more); run a7c3e5b1",
+        ],
+        ("cloudevents-run-completed-monitor-breach", _) => vec![
+            "RunCompleted: model monitor signal 'feature-attribution-drift' breached: normalized_discounted_cumulative_gain 0.62 < 0.8 on income; run b8d4f6c2-0a7e-4d3f-9c1b-6e5d7c8b9a0f of experiment credit-card-fraud-monitor completed",
+        ],
+        ("eventgrid-run-completed-monitor", _) => vec![
+            "RunCompleted: run e5a1c3f9-7d4b-4a0c-9e8f-3b2a4f5e6d7c of experiment credit-card-fraud-monitor completed",
+        ],
         (_, "subscription-validation" | "subscription-deleted" | "other-blob-created") => vec![],
         _ => panic!("fixture {name} has no expected facts: add them to tests/support/mod.rs"),
     }

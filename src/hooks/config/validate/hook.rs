@@ -158,6 +158,7 @@ impl Validator<'_> {
             return Err(self.err(h, Some("when.run_type"), "is empty"));
         }
         self.run_conditions_fit(h, kinds.as_deref(), when)?;
+        let monitor_breach = self.monitor_breach(h, kinds.as_deref(), when.monitor_breach)?;
         Ok(Rule {
             run_type: run_type.map(str::to_owned),
             experiment,
@@ -172,6 +173,7 @@ impl Validator<'_> {
                 .collect(),
             drift_above: when.drift_above,
             workspace: when.workspace.clone(),
+            monitor_breach,
         })
     }
 
@@ -202,6 +204,24 @@ impl Validator<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `when.monitor_breach`: `true` needs a run event among the hook's kinds, or it never matches.
+    fn monitor_breach(
+        &self,
+        h: Option<&str>,
+        kinds: Option<&[EventKind]>,
+        wanted: Option<bool>,
+    ) -> Result<Option<bool>, ConfigError> {
+        let runs = [EventKind::RunStatusChanged, EventKind::RunCompleted];
+        if wanted == Some(true) && kinds.is_some_and(|k| !k.iter().any(|k| runs.contains(k))) {
+            return Err(self.err(
+                h,
+                Some("when.monitor_breach"),
+                "only RunStatusChanged and RunCompleted events carry a model monitor breach; add one to `events`",
+            ));
+        }
+        Ok(wanted)
     }
 
     /// Refuses keys that the hook's action does not take.

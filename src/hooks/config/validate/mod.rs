@@ -8,6 +8,7 @@ mod hook;
 use super::file::{toml_message, RawFile, RawHook, RawSettings};
 use super::substitute::{substitute, Insert};
 use super::{ConfigError, DedupeSetting, HookSettings, HooksConfig};
+use crate::event::studio::StudioBase;
 use crate::hooks::action::{Action, ConfiguredHook, Shared};
 use crate::hooks::delivery::RetryPolicy;
 use crate::hooks::rule::Rule;
@@ -70,6 +71,7 @@ pub(super) fn validate(
             policy: d.policy,
             shared: shared.clone(),
             transport: None,
+            studio: StudioBase::default(),
         })
         .collect();
     Ok(HooksConfig {
