@@ -88,7 +88,7 @@ impl FormatTime for Rfc3339Micros {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::writer::{errors_apart, queue, QUEUED_LINES};
     use super::*;
     use serde_json::Value;

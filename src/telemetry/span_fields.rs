@@ -117,30 +117,15 @@ impl Visit for Object {
 
 #[cfg(test)]
 mod tests {
+    use super::super::json::tests::Writes;
     use super::*;
     use serde_json::{json, Value};
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
     use tracing_subscriber::layer::SubscriberExt;
-
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// The span's members in the line written inside it (after `body` ran on the span).
     fn span_members(body: impl FnOnce(&tracing::Span)) -> Value {
-        let lines = Lines::default();
-        let writer = lines.clone();
-        let layer = super::super::json_layer(move || writer.clone());
+        let lines = Writes::default();
+        let layer = super::super::json_layer(lines.clone());
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
             let span = tracing::info_span!(
                 "event",
@@ -155,7 +140,7 @@ mod tests {
             body(&span);
             span.in_scope(|| tracing::info!("inside"));
         });
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let text = lines.0.lock().unwrap().concat();
         let line: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
         line["spans"][0].clone()
     }
