@@ -13,6 +13,7 @@ mod variables;
 
 pub use variables::{markdown_table, Variable, VARIABLES};
 
+use crate::hooks::action::token_may_go_to;
 use crate::hooks::dedupe::DEFAULT_MAX_RECORDS;
 use raw::RawVars;
 use std::net::{IpAddr, Ipv4Addr};
@@ -119,6 +120,31 @@ impl Default for WebhookSettings {
     }
 }
 
+/// Where the Azure ML actions send and link: the cloud's addresses (public Azure by default;
+/// sovereign clouds and tests set others).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureSettings {
+    /// Azure Resource Manager (`AML_EVENTS_ARM_ENDPOINT`): where `aml_job` creates jobs. A token goes
+    /// there, so only https, or http to a loopback address (tests, local emulators).
+    pub arm_endpoint: url::Url,
+    /// Azure ML studio (`AML_EVENTS_STUDIO_URL`): the base of job links when an answer carries none.
+    pub studio_url: url::Url,
+}
+
+/// Public Azure's Resource Manager.
+pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
+/// Public Azure's Azure ML studio.
+pub const DEFAULT_STUDIO_URL: &str = "https://ml.azure.com";
+
+impl Default for AzureSettings {
+    fn default() -> Self {
+        Self {
+            arm_endpoint: url::Url::parse(DEFAULT_ARM_ENDPOINT).expect("a constant URL"),
+            studio_url: url::Url::parse(DEFAULT_STUDIO_URL).expect("a constant URL"),
+        }
+    }
+}
+
 /// A variable lookup: the process environment, or a map in tests.
 pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -151,6 +177,8 @@ pub struct Settings {
     pub dedupe_max_records: NonZeroUsize,
     /// The webhook door.
     pub webhook: WebhookSettings,
+    /// The Azure addresses the Azure ML actions use.
+    pub azure: AzureSettings,
     /// The log filter (`RUST_LOG`); unset: `info`.
     pub log_filter: Option<String>,
     /// The host's worker id (`FUNCTIONS_CUSTOMHANDLER_WORKER_ID`): set only by the Functions host.
@@ -176,6 +204,7 @@ impl std::fmt::Debug for Settings {
             .field("dedupe", &self.dedupe.as_ref().map(|_| "(set)"))
             .field("dedupe_max_records", &self.dedupe_max_records)
             .field("webhook", &self.webhook)
+            .field("azure", &self.azure)
             .field("log_filter", &self.log_filter)
             .field("host_worker_id", &self.host_worker_id)
             .field("serve_invocations", &self.serve_invocations)
@@ -199,6 +228,7 @@ impl Default for Settings {
             dedupe: None,
             dedupe_max_records: DEFAULT_MAX_RECORDS,
             webhook: WebhookSettings::default(),
+            azure: AzureSettings::default(),
             log_filter: None,
             host_worker_id: None,
             serve_invocations: None,
@@ -270,6 +300,7 @@ impl Settings {
                 DEFAULT_MAX_RECORDS,
             )?,
             webhook: webhook_settings(&raw)?,
+            azure: azure_settings(&raw)?,
             log_filter: raw.text("RUST_LOG").map(str::to_owned),
             host_worker_id: raw
                 .text("FUNCTIONS_CUSTOMHANDLER_WORKER_ID")
@@ -361,6 +392,50 @@ fn webhook_settings(raw: &RawVars) -> Result<WebhookSettings, SettingsError> {
     Ok(webhook)
 }
 
+fn azure_settings(raw: &RawVars) -> Result<AzureSettings, SettingsError> {
+    let mut azure = AzureSettings::default();
+    if raw.text("AML_EVENTS_ARM_ENDPOINT").is_some() {
+        azure.arm_endpoint = base_url(
+            raw,
+            "AML_EVENTS_ARM_ENDPOINT",
+            "an https URL such as https://management.usgovcloudapi.net (http only to a loopback address)",
+        )?;
+        if !token_may_go_to(&azure.arm_endpoint) {
+            return Err(raw.invalid(
+                "AML_EVENTS_ARM_ENDPOINT",
+                "an https URL such as https://management.usgovcloudapi.net (http only to a loopback address): a token is sent there",
+            ));
+        }
+    }
+    if raw.text("AML_EVENTS_STUDIO_URL").is_some() {
+        azure.studio_url = base_url(
+            raw,
+            "AML_EVENTS_STUDIO_URL",
+            "an http(s) URL such as https://ml.azure.us",
+        )?;
+    }
+    Ok(azure)
+}
+
+/// An http(s) URL with a host and no query, its path without a trailing `/`.
+fn base_url(
+    raw: &RawVars,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<url::Url, SettingsError> {
+    let text = raw.text(name).unwrap_or_default();
+    let mut url = url::Url::parse(text).map_err(|_| raw.invalid(name, expected))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+    {
+        return Err(raw.invalid(name, expected));
+    }
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&path);
+    Ok(url)
+}
+
 fn split_list(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
@@ -386,6 +461,27 @@ mod tests {
                 .find(|(name, _)| name == k)
                 .map(|(_, v)| v.clone())
         })
+    }
+
+    #[test]
+    fn azure_addresses_default_to_public_azure_and_a_token_goes_only_over_https_or_loopback() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.azure, AzureSettings::default());
+        assert_eq!(
+            s.azure.arm_endpoint.as_str(),
+            "https://management.azure.com/"
+        );
+        let s = settings(&[
+            ("AML_EVENTS_ARM_ENDPOINT", "http://127.0.0.1:9000/"),
+            ("AML_EVENTS_STUDIO_URL", "https://ml.azure.us/"),
+        ])
+        .unwrap();
+        assert_eq!(s.azure.arm_endpoint.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(s.azure.studio_url.as_str(), "https://ml.azure.us/");
+        for refused in ["http://management.example", "ftp://x", "not a url"] {
+            let err = settings(&[("AML_EVENTS_ARM_ENDPOINT", refused)]).unwrap_err();
+            assert_eq!(err.name, "AML_EVENTS_ARM_ENDPOINT", "{refused}");
+        }
     }
 
     #[test]

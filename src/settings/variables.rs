@@ -128,6 +128,16 @@ pub const VARIABLES: &[Variable] = &[
         "off",
     ),
     var(
+        "AML_EVENTS_ARM_ENDPOINT",
+        "Azure Resource Manager, where `aml_job` creates jobs (sovereign clouds, tests); https, or http to a loopback address",
+        "`https://management.azure.com`",
+    ),
+    var(
+        "AML_EVENTS_STUDIO_URL",
+        "Azure ML studio, the base of job links when Azure's answer carries none",
+        "`https://ml.azure.com`",
+    ),
+    var(
         "AWS_LAMBDA_RUNTIME_API",
         "set by AWS Lambda: serve through the Lambda runtime (feature `lambda`)",
         "",

@@ -3,10 +3,13 @@
 //! One file per action that builds a message (`teams`, `slack`, `webhook`); `log` and `output`
 //! are a line and a value and live here.
 
+mod aml;
 mod slack;
 mod teams;
 mod webhook;
 
+pub use aml::{job_name, token_may_go_to, AzureEndpoints};
+pub(crate) use aml::{AmlJob, BatchEndpoint, JobWorkspace, DEFAULT_API_VERSION};
 pub(crate) use webhook::Webhook;
 
 use super::delivery::{deliver, Outgoing, RetryPolicy, Transport};
@@ -24,7 +27,7 @@ use std::sync::Arc;
 
 /// The action names of `hooks.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     /// A line in `Logs` and the structured log.
     Log,
@@ -36,6 +39,10 @@ pub enum ActionKind {
     Slack,
     /// A message for a Functions output binding.
     Output,
+    /// An Azure ML job created through Azure Resource Manager, once per event.
+    AmlJob,
+    /// A batch endpoint job on the Azure ML data plane.
+    AmlBatchEndpoint,
 }
 
 impl ActionKind {
@@ -47,12 +54,17 @@ impl ActionKind {
             Self::Teams => "teams",
             Self::Slack => "slack",
             Self::Output => "output",
+            Self::AmlJob => "aml_job",
+            Self::AmlBatchEndpoint => "aml_batch_endpoint",
         }
     }
 
-    /// Whether hooks of this kind send HTTP requests (and so take `url`, `timeout_ms`, `retries`).
+    /// Whether hooks of this kind send HTTP requests (and so take `timeout_ms`, `retries`).
     pub(crate) fn sends_http(self) -> bool {
-        matches!(self, Self::Webhook | Self::Teams | Self::Slack)
+        matches!(
+            self,
+            Self::Webhook | Self::Teams | Self::Slack | Self::AmlJob | Self::AmlBatchEndpoint
+        )
     }
 }
 
@@ -84,6 +96,10 @@ pub(crate) enum Action {
         /// The incoming-webhook URL.
         url: Url,
     },
+    /// Create an Azure ML job through Resource Manager.
+    AmlJob(AmlJob),
+    /// Start a batch endpoint job.
+    AmlBatch(BatchEndpoint),
 }
 
 /// What every configured hook shares: the compiled templates and the secrets to redact.
@@ -113,6 +129,8 @@ pub struct ConfiguredHook {
     pub(crate) shared: Arc<Shared>,
     /// How HTTP actions send; `None` until the dispatcher is built (and for log and output hooks).
     pub(crate) transport: Option<Arc<dyn Transport>>,
+    /// The Azure cloud's addresses (the Azure ML actions); public Azure until the settings say.
+    pub(crate) azure: Arc<AzureEndpoints>,
 }
 
 /// What a hook would send, for `handler send --dry-run` and for tests.
@@ -147,6 +165,7 @@ fn json_request(url: &Url, method: Method, headers: HeaderMap, payload: &Value) 
         url: url.clone(),
         headers,
         body: serde_json::to_vec(payload).unwrap_or_default(),
+        read_answer: false,
     }
 }
 
@@ -159,7 +178,16 @@ impl ConfiguredHook {
             Action::Webhook(_) => ActionKind::Webhook,
             Action::Teams { .. } => ActionKind::Teams,
             Action::Slack { .. } => ActionKind::Slack,
+            Action::AmlJob(_) => ActionKind::AmlJob,
+            Action::AmlBatch(_) => ActionKind::AmlBatchEndpoint,
         }
+    }
+
+    /// The transport to send with, or the error of a configuration built without one.
+    fn transport(&self) -> Result<&dyn Transport, HookError> {
+        self.transport
+            .as_deref()
+            .ok_or_else(|| self.fail("no HTTP client was built for this configuration"))
     }
 
     /// The same hook sending through `transport`.
@@ -177,7 +205,18 @@ impl ConfiguredHook {
             Action::Output { binding } => format!("output binding `{binding}`"),
             Action::Webhook(Webhook { url, .. })
             | Action::Teams { url }
-            | Action::Slack { url } => describe_url(url),
+            | Action::Slack { url }
+            | Action::AmlBatch(BatchEndpoint { url, .. }) => describe_url(url),
+            Action::AmlJob(job) => match &job.workspace {
+                JobWorkspace::Event => {
+                    format!("{} (the event's workspace)", describe_url(&self.azure.arm))
+                }
+                JobWorkspace::Fixed(w) => format!(
+                    "{} (workspace {})",
+                    describe_url(&self.azure.arm),
+                    w.workspace
+                ),
+            },
         }
     }
 
@@ -233,6 +272,12 @@ impl ConfiguredHook {
                 let request = json_request(&webhook.url, webhook.method.clone(), headers, &payload);
                 (payload, request)
             }
+            Action::AmlJob(job) => {
+                let job = job.request(self, event)?;
+                let request = json_request(&job.url, Method::PUT, json_headers(), &job.body);
+                (job.body, request)
+            }
+            Action::AmlBatch(batch) => batch.request(self, event)?,
         };
         Ok((payload, Some(request)))
     }
@@ -243,15 +288,28 @@ impl ConfiguredHook {
         event: &Event<MlEvent>,
     ) -> Result<(Preview, Option<Outgoing>), HookError> {
         let (payload, outgoing) = self.message(event)?;
+        let mut headers: Vec<String> = outgoing
+            .as_ref()
+            .map(|o| o.headers.keys().map(|k| k.to_string()).collect())
+            .unwrap_or_default();
+        let destination = match (&self.action, &outgoing) {
+            // The job's own address: it names no secret and says which job a redelivery finds.
+            (Action::AmlJob(_), Some(request)) => {
+                headers.push("authorization".to_owned());
+                request.url.to_string()
+            }
+            (Action::AmlBatch(_), _) => {
+                headers.push("authorization".to_owned());
+                self.destination()
+            }
+            _ => self.destination(),
+        };
         let preview = Preview {
             hook: self.name.clone(),
             action: self.kind(),
-            destination: self.destination(),
+            destination,
             method: outgoing.as_ref().map(|o| o.method.to_string()),
-            headers: outgoing
-                .as_ref()
-                .map(|o| o.headers.keys().map(|k| k.to_string()).collect())
-                .unwrap_or_default(),
+            headers,
             payload,
         };
         Ok((preview, outgoing))
@@ -275,7 +333,7 @@ impl ConfiguredHook {
         let Some(transport) = &self.transport else {
             return Err(self.fail("no HTTP client was built for this configuration"));
         };
-        let (status, attempts) = deliver(transport.as_ref(), &request, self.policy, ctx.deadline)
+        let delivered = deliver(transport.as_ref(), &request, self.policy, ctx.deadline)
             .await
             .map_err(|e| {
                 let message = format!("{} to {}: {e}", self.kind_word(), preview.destination);
@@ -286,10 +344,12 @@ impl ConfiguredHook {
                 }
             })?;
         Ok(Effect::log(format!(
-            "hook {}: {} delivered to {} ({status}, attempt {attempts})",
+            "hook {}: {} delivered to {} ({}, attempt {})",
             self.name,
             self.kind_word(),
-            preview.destination
+            preview.destination,
+            delivered.status,
+            delivered.attempts
         )))
     }
 }
@@ -305,6 +365,12 @@ impl Hook for ConfiguredHook {
 
     /// Logs and output bindings are part of the invocation's answer: redelivering them is right, so
     /// only hooks with outside effects keep dedupe records.
+    ///
+    /// `aml_job` keeps them too, although its job name already makes it once per event by protocol:
+    /// the lease makes a concurrent duplicate delivery wait instead of racing to the same PUT, and
+    /// the done record spares a redelivery (another hook failed) the token and the GET. The name is
+    /// what holds when the store is lost (a fresh process, another instance); the lease is the cheap
+    /// path while it is there. `aml_batch_endpoint` cannot name its job, so the lease is all it has.
     fn dedupe(&self) -> bool {
         !matches!(self.action, Action::Log | Action::Output { .. })
     }
@@ -318,6 +384,8 @@ impl Hook for ConfiguredHook {
                     log: None,
                     output: Some((binding.clone(), payload)),
                 }),
+                Action::AmlJob(job) => job.run(self, event, ctx).await,
+                Action::AmlBatch(batch) => batch.run(self, event, ctx).await,
                 _ => self.send(event, ctx).await,
             };
             // `on_permanent_failure = "retry"`: answered as retryable, as before the distinction.

@@ -46,6 +46,14 @@ pub(super) struct RawHook {
     pub(super) timeout_ms: Option<u64>,
     pub(super) retries: Option<u32>,
     pub(super) on_permanent_failure: Option<OnPermanentFailure>,
+    /// `aml_job`: the job template's path, relative to the hooks file.
+    pub(super) job: Option<String>,
+    /// `aml_job`: `"event"` or a workspace resource id.
+    pub(super) workspace: Option<String>,
+    /// `aml_job`: Resource Manager's api-version.
+    pub(super) api_version: Option<String>,
+    /// `aml_batch_endpoint`: a deployment other than the endpoint's default.
+    pub(super) deployment: Option<String>,
     #[serde(default)]
     pub(super) when: RawWhen,
 }

@@ -18,7 +18,7 @@ mod substitute;
 mod table;
 mod validate;
 
-use super::action::ConfiguredHook;
+use super::action::{AzureEndpoints, ConfiguredHook};
 use super::secrets::Secrets;
 use std::path::Path;
 use std::time::Duration;
@@ -105,6 +105,16 @@ pub struct HooksConfig {
 }
 
 impl HooksConfig {
+    /// The same configuration with the Azure ML actions sending to (and linking into) `azure`: the
+    /// settings' `AML_EVENTS_ARM_ENDPOINT` and `AML_EVENTS_STUDIO_URL`, which the file does not hold.
+    pub fn with_azure(mut self, azure: AzureEndpoints) -> Self {
+        let azure = std::sync::Arc::new(azure);
+        for hook in &mut self.hooks {
+            hook.azure = azure.clone();
+        }
+        self
+    }
+
     /// Reads the configuration: `path` when given (it must exist); otherwise `hooks.toml` in the working
     /// directory when present; otherwise the embedded default. `${env:NAME}` is resolved through `env`.
     pub fn load(

@@ -160,9 +160,16 @@ impl Validator<'_> {
     fn unused_keys(&self, h: Option<&str>, raw: &RawHook) -> Result<(), ConfigError> {
         let http = raw.action.sends_http();
         let webhook = raw.action == ActionKind::Webhook;
+        let job = raw.action == ActionKind::AmlJob;
+        let batch = raw.action == ActionKind::AmlBatchEndpoint;
         for (present, key, allowed) in [
-            (raw.url.is_some(), "url", http),
-            (raw.body.is_some(), "body", webhook),
+            (raw.url.is_some(), "url", http && !job),
+            (raw.template.is_some(), "template", !job && !batch),
+            (raw.body.is_some(), "body", webhook || batch),
+            (raw.job.is_some(), "job", job),
+            (raw.workspace.is_some(), "workspace", job),
+            (raw.api_version.is_some(), "api_version", job),
+            (raw.deployment.is_some(), "deployment", batch),
             (!raw.headers.is_empty(), "headers", webhook),
             (raw.method.is_some(), "method", webhook),
             (
@@ -243,6 +250,7 @@ impl Validator<'_> {
     ) -> Result<Action, ConfigError> {
         match (raw.action, url) {
             (ActionKind::Log, _) => Ok(Action::Log),
+            (ActionKind::AmlJob, _) => Ok(Action::AmlJob(self.aml_job(h, raw, known)?)),
             (ActionKind::Output, _) => {
                 let binding = raw.binding.clone().ok_or_else(|| {
                     self.err(h, Some("binding"), "is required by action `output`")
@@ -258,6 +266,9 @@ impl Validator<'_> {
             (ActionKind::Webhook, Some(url)) => Ok(Action::Webhook(
                 self.webhook(h, &raw.name, raw, url, known)?,
             )),
+            (ActionKind::AmlBatchEndpoint, Some(url)) => {
+                Ok(Action::AmlBatch(self.batch(h, raw, url, known)?))
+            }
         }
     }
 
