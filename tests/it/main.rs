@@ -2,6 +2,7 @@
 //! Most tests serve the library's app in this process ([`support::spawn_app`]); `process` keeps the
 //! few that need the built `handler` binary (signals, exit codes, the host's view of stdout/stderr).
 
+mod aml_actions;
 mod decode_fixtures;
 mod entra_auth;
 mod function_app;

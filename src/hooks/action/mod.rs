@@ -225,6 +225,16 @@ impl ConfiguredHook {
         HookError::new(self.shared.secrets.redact(message.as_ref()))
     }
 
+    /// A failure of delivery `error`, permanent when the delivery's failure is (a refusal, a refused
+    /// token), its text redacted.
+    fn fail_as(&self, error: &super::delivery::DeliveryError, message: String) -> HookError {
+        if error.is_permanent() {
+            self.fail_permanently(message)
+        } else {
+            self.fail(message)
+        }
+    }
+
     /// A failure a retry would meet again (see [`HookError::permanent`]), its text redacted.
     /// Rendering is a function of the template and the event alone (no clock, no I/O, fixed fuel),
     /// so every render error of an event is permanent.

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod azure_ml;
+pub mod msi;
 pub mod receiver;
 pub mod redis;
 

@@ -103,7 +103,7 @@ impl BatchEndpoint {
                     "batch endpoint {destination} refused the job ({status}): {}",
                     describe_refusal(body)
                 )),
-                None => hook.fail(format!("batch endpoint {destination}: {e}")),
+                None => hook.fail_as(&e, format!("batch endpoint {destination}: {e}")),
             })?;
         let answer: Value = serde_json::from_slice(&done.body).unwrap_or(Value::Null);
         let job = answer

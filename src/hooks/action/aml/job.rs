@@ -184,7 +184,7 @@ fn refusal_of(
                 describe_refusal(body)
             ))),
         Some((status, body)) => Ok((status, body.to_vec())),
-        None => Err(hook.fail(format!("Resource Manager: {error}"))),
+        None => Err(hook.fail_as(&error, format!("Resource Manager: {error}"))),
     }
 }
 
@@ -210,7 +210,7 @@ async fn find(
                 "Resource Manager refused reading the job ({status}): {}",
                 describe_refusal(body)
             ))),
-            None => Err(hook.fail(format!("Resource Manager: {e}"))),
+            None => Err(hook.fail_as(&e, format!("Resource Manager: {e}"))),
         },
     }
 }
