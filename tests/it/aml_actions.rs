@@ -211,7 +211,10 @@ async fn two_instances_racing_on_one_event_create_one_job() {
     assert!(puts.contains(&201) && puts.contains(&409), "{puts:?}");
     let both = format!("{}\n{}", logs(&answer_a), logs(&answer_b));
     assert!(both.contains("submitted (201 Created)"), "{both}");
-    assert!(both.contains("submitted by a concurrent delivery"), "{both}");
+    assert!(
+        both.contains("submitted by a concurrent delivery"),
+        "{both}"
+    );
     stopped_output(a, &azure);
     stopped_output(b, &azure);
 }
@@ -253,7 +256,10 @@ async fn a_busy_resource_manager_is_retried_and_then_the_invocation_answers_500(
     }
     let handler = azure.handler().await;
     let (status, _) = deliver(&handler, RUN_EVENT).await;
-    assert_eq!(status, 500, "retries = 1: two attempts, then Event Grid redelivers");
+    assert_eq!(
+        status, 500,
+        "retries = 1: two attempts, then Event Grid redelivers"
+    );
     assert_eq!(azure.ml.seen("PUT").len(), 2);
     // The redelivery creates the job: the failure released the lease.
     let (status, answer) = deliver(&handler, RUN_EVENT).await;
@@ -319,7 +325,8 @@ auth = { type = "managed_identity" }
 /// passes `handler check`: the documentation cannot drift from what the handler accepts.
 #[test]
 fn the_readme_recipes_pass_handler_check() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let recipes: Vec<&str> = readme.split("\n### Recipe: ").skip(1).collect();
     assert!(!recipes.is_empty(), "README has no recipes");
     for recipe in recipes {

@@ -85,11 +85,7 @@ impl AzureMl {
         let route = warp::any()
             .and(warp::method())
             .and(warp::path::full())
-            .and(
-                warp::query::raw()
-                    .or(warp::any().map(String::new))
-                    .unify(),
-            )
+            .and(warp::query::raw().or(warp::any().map(String::new)).unify())
             .and(warp::header::headers_cloned())
             .and(warp::body::bytes())
             .then(
@@ -110,7 +106,8 @@ impl AzureMl {
                         }
                         let (status, answer) = {
                             let mut state = state.lock().unwrap();
-                            let answer = answer(&mut state, &method, &path, &query, &headers, &json);
+                            let answer =
+                                answer(&mut state, &method, &path, &query, &headers, &json);
                             state.seen.push(Seen {
                                 method: method.to_string(),
                                 path,
@@ -231,7 +228,11 @@ fn answer(
     let expected = format!("Bearer {}", state.token);
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
     if auth != Some(expected.as_str()) {
-        return error(401, "InvalidAuthenticationToken", "The access token is invalid.");
+        return error(
+            401,
+            "InvalidAuthenticationToken",
+            "The access token is invalid.",
+        );
     }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method.as_str(), parts.as_slice()) {
@@ -241,7 +242,11 @@ fn answer(
             ["subscriptions", s, "resourceGroups", g, "providers", "Microsoft.MachineLearningServices", "workspaces", w, "jobs", name],
         ) => {
             if !query.starts_with("api-version=") {
-                return error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+                return error(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                );
             }
             let id = format!("/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.MachineLearningServices/workspaces/{w}/jobs/{name}");
             let key = format!("{w}/{name}");
@@ -260,7 +265,8 @@ fn answer(
             if state.jobs.contains_key(&key) {
                 return error(409, "Conflict", &format!("Job {name} already exists."));
             }
-            let Some(mut properties) = body.get("properties").cloned().filter(Value::is_object) else {
+            let Some(mut properties) = body.get("properties").cloned().filter(Value::is_object)
+            else {
                 return error(400, "UserError", "The request body must have properties.");
             };
             properties["status"] = json!("NotStarted");

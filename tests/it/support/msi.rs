@@ -42,33 +42,37 @@ impl Msi {
             .and(warp::get())
             .and(warp::query::<HashMap<String, String>>())
             .and(warp::header::optional::<String>("x-identity-header"))
-            .map(move |query: HashMap<String, String>, given: Option<String>| {
-                seen.lock().unwrap().push(query.clone());
-                let resource = query.get("resource").cloned().unwrap_or_default();
-                if given.as_deref() != Some(expected.as_str())
-                    || query.get("api-version").map(String::as_str) != Some("2019-08-01")
-                {
-                    return warp::reply::with_status(
-                        warp::reply::json(&json!({"statusCode": 400, "message": "bad request"})),
-                        warp::http::StatusCode::BAD_REQUEST,
-                    );
-                }
-                let expires_on = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs()
-                    + 3600;
-                warp::reply::with_status(
-                    warp::reply::json(&json!({
-                        "access_token": Msi::token_for(&resource),
-                        "expires_on": expires_on.to_string(),
-                        "resource": resource,
-                        "token_type": "Bearer",
-                        "client_id": "5E29463D-71DA-4FE0-8E69-999B57DB23B0",
-                    })),
-                    warp::http::StatusCode::OK,
-                )
-            });
+            .map(
+                move |query: HashMap<String, String>, given: Option<String>| {
+                    seen.lock().unwrap().push(query.clone());
+                    let resource = query.get("resource").cloned().unwrap_or_default();
+                    if given.as_deref() != Some(expected.as_str())
+                        || query.get("api-version").map(String::as_str) != Some("2019-08-01")
+                    {
+                        return warp::reply::with_status(
+                            warp::reply::json(
+                                &json!({"statusCode": 400, "message": "bad request"}),
+                            ),
+                            warp::http::StatusCode::BAD_REQUEST,
+                        );
+                    }
+                    let expires_on = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs()
+                        + 3600;
+                    warp::reply::with_status(
+                        warp::reply::json(&json!({
+                            "access_token": Msi::token_for(&resource),
+                            "expires_on": expires_on.to_string(),
+                            "resource": resource,
+                            "token_type": "Bearer",
+                            "client_id": "5E29463D-71DA-4FE0-8E69-999B57DB23B0",
+                        })),
+                        warp::http::StatusCode::OK,
+                    )
+                },
+            );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
