@@ -89,6 +89,7 @@ impl AppBuilder {
             None => load_hooks(&settings)?,
         };
         config.settings.dedupe_max_records = settings.dedupe_max_records;
+        config.settings.identity = settings.identity.clone();
         let mut dispatcher = config.dispatcher()?;
         for hook in self.extra {
             dispatcher = dispatcher.with_hook(hook);

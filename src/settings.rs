@@ -8,8 +8,11 @@
 //! [`VARIABLES`] lists every variable with its meaning and default; README's configuration table is
 //! tested against it, and [`Settings::from_vars`] reads exactly those names.
 
+mod identity;
 mod raw;
 mod variables;
+
+pub use identity::IdentitySettings;
 
 pub use variables::{markdown_table, Variable, VARIABLES};
 
@@ -158,6 +161,8 @@ pub struct Settings {
     /// Whether to serve invocations beside a protected webhook door (`AML_EVENTS_SERVE_INVOCATIONS`);
     /// `None`: only under the Functions host (the application's rule).
     pub serve_invocations: Option<bool>,
+    /// Entra ID credentials (`AZURE_*`, `IDENTITY_*`) and extra trusted CA certificates.
+    pub identity: IdentitySettings,
     lookup: Lookup,
 }
 
@@ -179,6 +184,7 @@ impl std::fmt::Debug for Settings {
             .field("log_filter", &self.log_filter)
             .field("host_worker_id", &self.host_worker_id)
             .field("serve_invocations", &self.serve_invocations)
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }
@@ -202,6 +208,7 @@ impl Default for Settings {
             log_filter: None,
             host_worker_id: None,
             serve_invocations: None,
+            identity: IdentitySettings::default(),
             lookup: Arc::new(|_| None),
         }
     }
@@ -275,6 +282,7 @@ impl Settings {
                 .text("FUNCTIONS_CUSTOMHANDLER_WORKER_ID")
                 .map(str::to_owned),
             serve_invocations: raw.optional_flag("AML_EVENTS_SERVE_INVOCATIONS")?,
+            identity: IdentitySettings::read(&raw),
             lookup: lookup.clone(),
         })
     }

@@ -9,12 +9,14 @@ mod webhook;
 
 pub(crate) use webhook::Webhook;
 
+use super::bearer::WithToken;
 use super::delivery::{deliver, Outgoing, RetryPolicy, Transport};
 use super::rule::Rule;
 use super::secrets::{describe_url, Secrets};
 use super::template::Templates;
 use super::{Effect, Hook, HookContext, HookError, HookFuture};
 use crate::event::{Event, MlEvent};
+use crate::identity::{AuthConfig, HookAuth};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -53,6 +55,21 @@ impl ActionKind {
     /// Whether hooks of this kind send HTTP requests (and so take `url`, `timeout_ms`, `retries`).
     pub(crate) fn sends_http(self) -> bool {
         matches!(self, Self::Webhook | Self::Teams | Self::Slack)
+    }
+
+    /// Whether hooks of this kind take `auth` (an Entra ID token on each request) and `resource`.
+    /// Not Teams and Slack: their URLs carry their own signature, and a token sent to them would be
+    /// a credential handed to a third party. Actions that call Azure opt in here.
+    pub(crate) fn takes_auth(self) -> bool {
+        matches!(self, Self::Webhook)
+    }
+
+    /// The audience this kind's tokens are for when `resource` is not given (`None`: `resource` is
+    /// required with `auth`). A webhook can go anywhere, so it implies none.
+    pub(crate) fn implied_audience(self) -> Option<&'static str> {
+        match self {
+            Self::Log | Self::Webhook | Self::Teams | Self::Slack | Self::Output => None,
+        }
     }
 }
 
@@ -113,6 +130,13 @@ pub struct ConfiguredHook {
     pub(crate) shared: Arc<Shared>,
     /// How HTTP actions send; `None` until the dispatcher is built (and for log and output hooks).
     pub(crate) transport: Option<Arc<dyn Transport>>,
+    /// `auth` and the audience of its tokens, as validated; `None` for hooks without `auth`.
+    pub(crate) auth: Option<AuthConfig>,
+    /// The credential handle for `auth`, from the dispatcher's shared [`Credentials`]; `None` until
+    /// the dispatcher is built, and for hooks without `auth`.
+    ///
+    /// [`Credentials`]: crate::identity::Credentials
+    pub(crate) credential: Option<HookAuth>,
 }
 
 /// What a hook would send, for `handler send --dry-run` and for tests.
@@ -162,10 +186,15 @@ impl ConfiguredHook {
         }
     }
 
-    /// The same hook sending through `transport`.
-    pub(crate) fn with_transport(&self, transport: Option<Arc<dyn Transport>>) -> Self {
+    /// The same hook sending through `transport`, with `credential` for its `auth`.
+    pub(crate) fn with_transport(
+        &self,
+        transport: Option<Arc<dyn Transport>>,
+        credential: Option<HookAuth>,
+    ) -> Self {
         Self {
             transport,
+            credential,
             ..self.clone()
         }
     }
@@ -275,7 +304,19 @@ impl ConfiguredHook {
         let Some(transport) = &self.transport else {
             return Err(self.fail("no HTTP client was built for this configuration"));
         };
-        let (status, attempts) = deliver(transport.as_ref(), &request, self.policy, ctx.deadline)
+        let with_token;
+        let transport: &dyn Transport = match (&self.auth, &self.credential) {
+            (None, _) => transport.as_ref(),
+            (Some(_), Some(auth)) => {
+                with_token = WithToken {
+                    inner: transport.as_ref(),
+                    auth,
+                };
+                &with_token
+            }
+            (Some(_), None) => return Err(self.fail("no credential was built for its `auth`")),
+        };
+        let (status, attempts) = deliver(transport, &request, self.policy, ctx.deadline)
             .await
             .map_err(|e| {
                 let message = format!("{} to {}: {e}", self.kind_word(), preview.destination);
@@ -285,8 +326,13 @@ impl ConfiguredHook {
                     self.fail(message)
                 }
             })?;
+        let with = self
+            .credential
+            .as_ref()
+            .map(|auth| format!(" with a token for {}", auth.audience()))
+            .unwrap_or_default();
         Ok(Effect::log(format!(
-            "hook {}: {} delivered to {} ({status}, attempt {attempts})",
+            "hook {}: {} delivered to {} ({status}, attempt {attempts}){with}",
             self.name,
             self.kind_word(),
             preview.destination

@@ -3,6 +3,7 @@
 
 use super::{ConfigError, DEFAULT_PATH, EMBEDDED_HOOKS_TOML};
 use crate::hooks::action::ActionKind;
+use crate::identity::AuthSpec;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,6 +47,10 @@ pub(super) struct RawHook {
     pub(super) timeout_ms: Option<u64>,
     pub(super) retries: Option<u32>,
     pub(super) on_permanent_failure: Option<OnPermanentFailure>,
+    /// `auth = { type = "..." }`: an Entra ID token on every request (actions that take it).
+    pub(super) auth: Option<AuthSpec>,
+    /// The audience of `auth`'s tokens, when the action implies none.
+    pub(super) resource: Option<String>,
     #[serde(default)]
     pub(super) when: RawWhen,
 }

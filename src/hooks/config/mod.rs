@@ -88,6 +88,10 @@ pub struct HookSettings {
     pub dedupe_max_records: std::num::NonZeroUsize,
     /// Output binding for undecodable events.
     pub poison_binding: Option<String>,
+    /// Entra ID settings for hooks with `auth`, and the extra trusted CA certificates of every
+    /// outbound request: not in the file, process settings (`AZURE_*`, `IDENTITY_*`,
+    /// `AML_EVENTS_EXTRA_CA_CERTS`), which `App` puts here; empty until then.
+    pub identity: crate::settings::IdentitySettings,
 }
 
 /// A validated configuration: plain data (the hooks, their compiled templates, the settings and the
