@@ -85,10 +85,11 @@ impl AppBuilder {
     pub fn build(self) -> Result<App, StartupError> {
         let settings = self.settings;
         let mut config = match self.config {
-            Some(config) => config.with_azure(azure_endpoints(&settings)),
+            Some(config) => config.with_azure(azure_endpoints(&settings))?,
             None => load_hooks(&settings)?,
         };
         config.settings.dedupe_max_records = settings.dedupe_max_records;
+        config.settings.identity = settings.identity.clone();
         let mut dispatcher = config.dispatcher()?;
         for hook in self.extra {
             dispatcher = dispatcher.with_hook(hook);
@@ -175,7 +176,7 @@ pub fn load_hooks(settings: &Settings) -> Result<HooksConfig, ConfigError> {
         &|name| settings.lookup(name),
         settings.dedupe.as_deref(),
     )?;
-    Ok(config.with_azure(azure_endpoints(settings)))
+    config.with_azure(azure_endpoints(settings))
 }
 
 /// The settings' Azure addresses in the hooks' terms.

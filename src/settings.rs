@@ -8,12 +8,14 @@
 //! [`VARIABLES`] lists every variable with its meaning and default; README's configuration table is
 //! tested against it, and [`Settings::from_vars`] reads exactly those names.
 
+mod identity;
 mod raw;
 mod variables;
 
+pub use identity::IdentitySettings;
+
 pub use variables::{markdown_table, Variable, VARIABLES};
 
-use crate::hooks::action::token_may_go_to;
 use crate::hooks::dedupe::DEFAULT_MAX_RECORDS;
 use raw::RawVars;
 use std::net::{IpAddr, Ipv4Addr};
@@ -186,6 +188,8 @@ pub struct Settings {
     /// Whether to serve invocations beside a protected webhook door (`AML_EVENTS_SERVE_INVOCATIONS`);
     /// `None`: only under the Functions host (the application's rule).
     pub serve_invocations: Option<bool>,
+    /// Entra ID credentials (`AZURE_*`, `IDENTITY_*`) and extra trusted CA certificates.
+    pub identity: IdentitySettings,
     lookup: Lookup,
 }
 
@@ -208,6 +212,7 @@ impl std::fmt::Debug for Settings {
             .field("log_filter", &self.log_filter)
             .field("host_worker_id", &self.host_worker_id)
             .field("serve_invocations", &self.serve_invocations)
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }
@@ -232,6 +237,7 @@ impl Default for Settings {
             log_filter: None,
             host_worker_id: None,
             serve_invocations: None,
+            identity: IdentitySettings::default(),
             lookup: Arc::new(|_| None),
         }
     }
@@ -306,6 +312,7 @@ impl Settings {
                 .text("FUNCTIONS_CUSTOMHANDLER_WORKER_ID")
                 .map(str::to_owned),
             serve_invocations: raw.optional_flag("AML_EVENTS_SERVE_INVOCATIONS")?,
+            identity: IdentitySettings::read(&raw),
             lookup: lookup.clone(),
         })
     }
@@ -395,17 +402,13 @@ fn webhook_settings(raw: &RawVars) -> Result<WebhookSettings, SettingsError> {
 fn azure_settings(raw: &RawVars) -> Result<AzureSettings, SettingsError> {
     let mut azure = AzureSettings::default();
     if raw.text("AML_EVENTS_ARM_ENDPOINT").is_some() {
+        // That a token may go there (https, or a loopback address) is checked with the hooks that
+        // send one (`HooksConfig::with_azure`), where the rule lives.
         azure.arm_endpoint = base_url(
             raw,
             "AML_EVENTS_ARM_ENDPOINT",
             "an https URL such as https://management.usgovcloudapi.net (http only to a loopback address)",
         )?;
-        if !token_may_go_to(&azure.arm_endpoint) {
-            return Err(raw.invalid(
-                "AML_EVENTS_ARM_ENDPOINT",
-                "an https URL such as https://management.usgovcloudapi.net (http only to a loopback address): a token is sent there",
-            ));
-        }
     }
     if raw.text("AML_EVENTS_STUDIO_URL").is_some() {
         azure.studio_url = base_url(
@@ -478,7 +481,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.azure.arm_endpoint.as_str(), "http://127.0.0.1:9000/");
         assert_eq!(s.azure.studio_url.as_str(), "https://ml.azure.us/");
-        for refused in ["http://management.example", "ftp://x", "not a url"] {
+        for refused in ["ftp://x", "not a url", "https://m.example/?q=1"] {
             let err = settings(&[("AML_EVENTS_ARM_ENDPOINT", refused)]).unwrap_err();
             assert_eq!(err.name, "AML_EVENTS_ARM_ENDPOINT", "{refused}");
         }

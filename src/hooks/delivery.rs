@@ -115,6 +115,28 @@ pub enum TransportError {
     /// Anything else: TLS, a broken connection, an unreadable answer.
     #[error("transport error: {0}")]
     Other(String),
+    /// No token for the request's `auth` (nothing was sent). The text names the credential and
+    /// the audience, never a token; `permanent` when the token endpoint refused.
+    #[error("{message}")]
+    Token {
+        /// What the token provider said.
+        message: String,
+        /// Whether a retry would meet the same refusal.
+        permanent: bool,
+    },
+}
+
+impl TransportError {
+    /// Whether a retry would fail the same way (only a refused token).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::Token {
+                permanent: true,
+                ..
+            }
+        )
+    }
 }
 
 /// The future a [`Transport`] returns.
@@ -327,6 +349,7 @@ async fn try_once(transport: &dyn Transport, request: &Outgoing, limit: Duration
                 retry_after: None,
             }
         }
+        Ok(Err(e)) if e.is_permanent() => return Attempt::Fatal(e.into(), Vec::new()),
         Ok(Err(e)) => {
             return Attempt::Retryable {
                 error: e.into(),

@@ -401,7 +401,7 @@ async fn check_lists_them_and_a_dry_run_previews_the_requests_without_a_token() 
 name = "score-new-model"
 events = ["ModelRegistered"]
 action = "aml_batch_endpoint"
-url = "https://churn-batch.eastus.inference.ml.azure.com"
+url = "https://churn-batch.eastus.inference.ml.azure.com/jobs"
 body = '{"properties": {"InputData": {}}}'
 auth = { type = "managed_identity" }
 "#

@@ -8,16 +8,18 @@ mod slack;
 mod teams;
 mod webhook;
 
-pub use aml::{job_name, token_may_go_to, AzureEndpoints};
+pub use aml::{job_name, AzureEndpoints};
 pub(crate) use aml::{AmlJob, BatchEndpoint, JobWorkspace, DEFAULT_API_VERSION};
 pub(crate) use webhook::Webhook;
 
+use super::bearer::WithToken;
 use super::delivery::{deliver, Outgoing, RetryPolicy, Transport};
 use super::rule::Rule;
 use super::secrets::{describe_url, Secrets};
 use super::template::Templates;
 use super::{Effect, Hook, HookContext, HookError, HookFuture};
 use crate::event::{Event, MlEvent};
+use crate::identity::{AuthConfig, HookAuth};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -65,6 +67,29 @@ impl ActionKind {
             self,
             Self::Webhook | Self::Teams | Self::Slack | Self::AmlJob | Self::AmlBatchEndpoint
         )
+    }
+
+    /// Whether hooks of this kind take `auth` (an Entra ID token on each request) and `resource`.
+    /// Not Teams and Slack: their URLs carry their own signature, and a token sent to them would be
+    /// a credential handed to a third party. Actions that call Azure opt in here.
+    pub(crate) fn takes_auth(self) -> bool {
+        matches!(self, Self::Webhook | Self::AmlJob | Self::AmlBatchEndpoint)
+    }
+
+    /// Whether hooks of this kind cannot work without `auth` (the Azure ML actions: Azure answers
+    /// 401 to a request without a token).
+    pub(crate) fn needs_auth(self) -> bool {
+        matches!(self, Self::AmlJob | Self::AmlBatchEndpoint)
+    }
+
+    /// The audience this kind's tokens are for when `resource` is not given (`None`: `resource` is
+    /// required with `auth`). A webhook can go anywhere, so it implies none.
+    pub(crate) fn implied_audience(self) -> Option<&'static str> {
+        match self {
+            Self::Log | Self::Webhook | Self::Teams | Self::Slack | Self::Output => None,
+            Self::AmlJob => Some(crate::identity::ARM),
+            Self::AmlBatchEndpoint => Some(crate::identity::AZURE_ML),
+        }
     }
 }
 
@@ -131,6 +156,13 @@ pub struct ConfiguredHook {
     pub(crate) transport: Option<Arc<dyn Transport>>,
     /// The Azure cloud's addresses (the Azure ML actions); public Azure until the settings say.
     pub(crate) azure: Arc<AzureEndpoints>,
+    /// `auth` and the audience of its tokens, as validated; `None` for hooks without `auth`.
+    pub(crate) auth: Option<AuthConfig>,
+    /// The credential handle for `auth`, from the dispatcher's shared [`Credentials`]; `None` until
+    /// the dispatcher is built, and for hooks without `auth`.
+    ///
+    /// [`Credentials`]: crate::identity::Credentials
+    pub(crate) credential: Option<HookAuth>,
 }
 
 /// What a hook would send, for `handler send --dry-run` and for tests.
@@ -183,17 +215,34 @@ impl ConfiguredHook {
         }
     }
 
-    /// The transport to send with, or the error of a configuration built without one.
-    fn transport(&self) -> Result<&dyn Transport, HookError> {
-        self.transport
-            .as_deref()
-            .ok_or_else(|| self.fail("no HTTP client was built for this configuration"))
+    /// The audience of the hook's tokens (`""` without `auth`).
+    fn audience(&self) -> &str {
+        self.auth.as_ref().map_or("", |a| a.audience.as_str())
     }
 
-    /// The same hook sending through `transport`.
-    pub(crate) fn with_transport(&self, transport: Option<Arc<dyn Transport>>) -> Self {
+    /// The transport with the hook's token on every request: what the Azure ML actions send with
+    /// (their `auth` is required), or the error of a configuration built without either.
+    fn with_token(&self) -> Result<WithToken<'_>, HookError> {
+        let inner = self
+            .transport
+            .as_deref()
+            .ok_or_else(|| self.fail("no HTTP client was built for this configuration"))?;
+        let auth = self
+            .credential
+            .as_ref()
+            .ok_or_else(|| self.fail("no credential was built for its `auth`"))?;
+        Ok(WithToken { inner, auth })
+    }
+
+    /// The same hook sending through `transport`, with `credential` for its `auth`.
+    pub(crate) fn with_transport(
+        &self,
+        transport: Option<Arc<dyn Transport>>,
+        credential: Option<HookAuth>,
+    ) -> Self {
         Self {
             transport,
+            credential,
             ..self.clone()
         }
     }
@@ -343,7 +392,19 @@ impl ConfiguredHook {
         let Some(transport) = &self.transport else {
             return Err(self.fail("no HTTP client was built for this configuration"));
         };
-        let delivered = deliver(transport.as_ref(), &request, self.policy, ctx.deadline)
+        let with_token;
+        let transport: &dyn Transport = match (&self.auth, &self.credential) {
+            (None, _) => transport.as_ref(),
+            (Some(_), Some(auth)) => {
+                with_token = WithToken {
+                    inner: transport.as_ref(),
+                    auth,
+                };
+                &with_token
+            }
+            (Some(_), None) => return Err(self.fail("no credential was built for its `auth`")),
+        };
+        let delivered = deliver(transport, &request, self.policy, ctx.deadline)
             .await
             .map_err(|e| {
                 let message = format!("{} to {}: {e}", self.kind_word(), preview.destination);
@@ -353,8 +414,13 @@ impl ConfiguredHook {
                     self.fail(message)
                 }
             })?;
+        let with = self
+            .credential
+            .as_ref()
+            .map(|auth| format!(" with a token for {}", auth.audience()))
+            .unwrap_or_default();
         Ok(Effect::log(format!(
-            "hook {}: {} delivered to {} ({}, attempt {})",
+            "hook {}: {} delivered to {} ({}, attempt {}){with}",
             self.name,
             self.kind_word(),
             preview.destination,

@@ -3,6 +3,7 @@
 
 use super::{ConfigError, DEFAULT_PATH, EMBEDDED_HOOKS_TOML};
 use crate::hooks::action::ActionKind;
+use crate::identity::AuthSpec;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -54,6 +55,10 @@ pub(super) struct RawHook {
     pub(super) api_version: Option<String>,
     /// `aml_batch_endpoint`: a deployment other than the endpoint's default.
     pub(super) deployment: Option<String>,
+    /// `auth = { type = "..." }`: an Entra ID token on every request (actions that take it).
+    pub(super) auth: Option<AuthSpec>,
+    /// The audience of `auth`'s tokens, when the action implies none.
+    pub(super) resource: Option<String>,
     #[serde(default)]
     pub(super) when: RawWhen,
 }

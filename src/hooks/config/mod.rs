@@ -18,7 +18,7 @@ mod substitute;
 mod table;
 mod validate;
 
-use super::action::{AzureEndpoints, ConfiguredHook};
+use super::action::{ActionKind, AzureEndpoints, ConfiguredHook};
 use super::secrets::Secrets;
 use std::path::Path;
 use std::time::Duration;
@@ -88,6 +88,10 @@ pub struct HookSettings {
     pub dedupe_max_records: std::num::NonZeroUsize,
     /// Output binding for undecodable events.
     pub poison_binding: Option<String>,
+    /// Entra ID settings for hooks with `auth`, and the extra trusted CA certificates of every
+    /// outbound request: not in the file, process settings (`AZURE_*`, `IDENTITY_*`,
+    /// `AML_EVENTS_EXTRA_CA_CERTS`), which `App` puts here; empty until then.
+    pub identity: crate::settings::IdentitySettings,
 }
 
 /// A validated configuration: plain data (the hooks, their compiled templates, the settings and the
@@ -107,12 +111,29 @@ pub struct HooksConfig {
 impl HooksConfig {
     /// The same configuration with the Azure ML actions sending to (and linking into) `azure`: the
     /// settings' `AML_EVENTS_ARM_ENDPOINT` and `AML_EVENTS_STUDIO_URL`, which the file does not hold.
-    pub fn with_azure(mut self, azure: AzureEndpoints) -> Self {
+    /// Refused when an `aml_job` hook would send its token to Resource Manager over plain http
+    /// (other than to a loopback address).
+    pub fn with_azure(mut self, azure: AzureEndpoints) -> Result<Self, ConfigError> {
+        let jobs = self.hooks.iter().find(|h| h.kind() == ActionKind::AmlJob);
+        if let Some(hook) = jobs {
+            if !crate::identity::may_carry_token(&azure.arm) {
+                return Err(ConfigError {
+                    hook: Some(hook.name.clone()),
+                    ..ConfigError::file(
+                        &self.file,
+                        format!(
+                            "AML_EVENTS_ARM_ENDPOINT is {}: a token is sent to Resource Manager, so it must be https (http only to a loopback address)",
+                            super::secrets::describe_url(&azure.arm)
+                        ),
+                    )
+                });
+            }
+        }
         let azure = std::sync::Arc::new(azure);
         for hook in &mut self.hooks {
             hook.azure = azure.clone();
         }
-        self
+        Ok(self)
     }
 
     /// Reads the configuration: `path` when given (it must exist); otherwise `hooks.toml` in the working

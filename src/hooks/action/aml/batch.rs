@@ -10,7 +10,7 @@
 //! Unlike `aml_job`, the caller cannot name the job, so a POST cannot be made idempotent: the hook
 //! runs under the dedupe lease like a webhook (once per event while the store keeps its record).
 
-use super::{answer_link, describe_refusal, refused_identity, Workspace, ML_AUDIENCE};
+use super::{answer_link, describe_refusal, refused_identity, Workspace};
 use crate::event::{Event, MlEvent};
 use crate::hooks::action::{json_headers, ConfiguredHook};
 use crate::hooks::delivery::{deliver, Outgoing};
@@ -86,17 +86,15 @@ impl BatchEndpoint {
         event: &Event<MlEvent>,
         ctx: &HookContext,
     ) -> Result<Effect, HookError> {
-        let (_, mut request) = self.request(hook, event)?;
-        let auth = super::bearer(hook, ML_AUDIENCE, &request.url).await?;
-        request.headers.insert(reqwest::header::AUTHORIZATION, auth);
+        let (_, request) = self.request(hook, event)?;
         let destination = hook.destination();
-        let done = deliver(hook.transport()?, &request, hook.policy, ctx.deadline)
+        let done = deliver(&hook.with_token()?, &request, hook.policy, ctx.deadline)
             .await
             .map_err(|e| match e.refusal() {
                 Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => hook
                     .fail_permanently(format!(
                         "batch endpoint {destination}: {} ({})",
-                        refused_identity(status, ML_AUDIENCE, BATCH_ROLE),
+                        refused_identity(status, hook.audience(), BATCH_ROLE),
                         describe_refusal(body)
                     )),
                 Some((status, body)) => hook.fail_permanently(format!(

@@ -8,9 +8,7 @@
 //! job found then was created by a racing delivery (done too). The PUT itself is create-or-update,
 //! so a retry after a lost answer meets its own job.
 
-use super::{
-    answer_link, built_link, describe_refusal, refused_identity, AzureEndpoints, ARM_AUDIENCE,
-};
+use super::{answer_link, built_link, describe_refusal, refused_identity, AzureEndpoints};
 use crate::event::{Event, MlEvent, Workspace};
 use crate::hooks::action::{json_headers, ConfiguredHook};
 use crate::hooks::delivery::{deliver, DeliveryError, Outgoing};
@@ -135,22 +133,20 @@ impl AmlJob {
         ctx: &HookContext,
     ) -> Result<Effect, HookError> {
         let job = self.request(hook, event)?;
-        let auth = super::bearer(hook, ARM_AUDIENCE, &job.url).await?;
-        let mut get = Outgoing {
+        let get = Outgoing {
             method: Method::GET,
             url: job.url.clone(),
             headers: json_headers(),
             body: Vec::new(),
             read_answer: true,
         };
-        get.headers.insert(reqwest::header::AUTHORIZATION, auth);
         if let Some(found) = find(hook, &get, ctx).await? {
             return Ok(effect(hook, &job, Submitted::Before, &found));
         }
         let mut put = get.clone();
         put.method = Method::PUT;
         put.body = serde_json::to_vec(&job.body).unwrap_or_default();
-        let refused = match deliver(hook.transport()?, &put, hook.policy, ctx.deadline).await {
+        let refused = match deliver(&hook.with_token()?, &put, hook.policy, ctx.deadline).await {
             Ok(done) => {
                 let answer = serde_json::from_slice(&done.body).unwrap_or(Value::Null);
                 return Ok(effect(hook, &job, Submitted::Now(done.status), &answer));
@@ -180,7 +176,7 @@ fn refusal_of(
         Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(hook
             .fail_permanently(format!(
                 "Resource Manager: {} ({})",
-                refused_identity(status, ARM_AUDIENCE, JOB_ROLE),
+                refused_identity(status, hook.audience(), JOB_ROLE),
                 describe_refusal(body)
             ))),
         Some((status, body)) => Ok((status, body.to_vec())),
@@ -194,7 +190,7 @@ async fn find(
     get: &Outgoing,
     ctx: &HookContext,
 ) -> Result<Option<Value>, HookError> {
-    match deliver(hook.transport()?, get, hook.policy, ctx.deadline).await {
+    match deliver(&hook.with_token()?, get, hook.policy, ctx.deadline).await {
         Ok(done) => Ok(Some(
             serde_json::from_slice(&done.body).unwrap_or(Value::Null),
         )),
@@ -203,7 +199,7 @@ async fn find(
             Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(hook
                 .fail_permanently(format!(
                     "Resource Manager: {} ({})",
-                    refused_identity(status, ARM_AUDIENCE, JOB_ROLE),
+                    refused_identity(status, hook.audience(), JOB_ROLE),
                     describe_refusal(body)
                 ))),
             Some((status, body)) => Err(hook.fail_permanently(format!(

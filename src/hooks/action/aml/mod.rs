@@ -1,9 +1,9 @@
 //! The Azure ML actions: `aml_job` creates a job through Azure Resource Manager ([`AmlJob`]) and
 //! `aml_batch_endpoint` starts a batch endpoint job on the Azure ML data plane ([`BatchEndpoint`]).
 //!
-//! What they share lives here: the cloud's addresses ([`AzureEndpoints`]), where a token may go
-//! ([`token_may_go_to`]), reading Azure's error bodies and the studio links of its answers, and the
-//! words for a refused identity. Protocols: `../shared/reference/acting-in-azure.md` §2a, §2b, §3.
+//! What they share lives here: the cloud's addresses ([`AzureEndpoints`]), reading Azure's error
+//! bodies and the studio links of its answers, and the words for a refused identity. Their token
+//! comes from the hook's `auth` (`crate::identity`), on every attempt (`hooks::bearer`). Protocols: `../shared/reference/acting-in-azure.md` §2a, §2b, §3.
 
 mod batch;
 mod job;
@@ -13,19 +13,15 @@ pub(crate) use batch::BatchEndpoint;
 pub(crate) use job::{AmlJob, JobWorkspace, DEFAULT_API_VERSION};
 pub use name::job_name;
 
-use super::ConfiguredHook;
 use crate::event::Workspace;
-use crate::hooks::HookError;
 use crate::telemetry::cut;
-use reqwest::header::HeaderValue;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-/// Azure Resource Manager's audience: the token `aml_job` sends.
-pub(crate) const ARM_AUDIENCE: &str = "https://management.azure.com";
-/// The Azure ML data plane's audience: the token `aml_batch_endpoint` sends (`AML_RESOURCE_ID` in
-/// azure-ai-ml, reference §2b).
-pub(crate) const ML_AUDIENCE: &str = "https://ml.azure.com";
+/// Azure Resource Manager's address in public Azure.
+const PUBLIC_ARM: &str = "https://management.azure.com";
+/// Azure ML studio's address in public Azure.
+const PUBLIC_STUDIO: &str = "https://ml.azure.com";
 
 /// The most of an error message from Azure that a log line or error keeps.
 const MESSAGE_LIMIT: usize = 512;
@@ -43,43 +39,10 @@ pub struct AzureEndpoints {
 impl Default for AzureEndpoints {
     fn default() -> Self {
         Self {
-            arm: Url::parse(ARM_AUDIENCE).expect("a constant URL"),
-            studio: Url::parse(ML_AUDIENCE).expect("a constant URL"),
+            arm: Url::parse(PUBLIC_ARM).expect("a constant URL"),
+            studio: Url::parse(PUBLIC_STUDIO).expect("a constant URL"),
         }
     }
-}
-
-/// Whether a bearer token may be sent to `url`: over https, or over http to a loopback address (tests,
-/// local emulators; an IP literal, not a name, whose resolution is not known here), where nobody else
-/// can read it on the way.
-pub fn token_may_go_to(url: &Url) -> bool {
-    match url.scheme() {
-        "https" => true,
-        "http" => match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(_)) | None => false,
-        },
-        _ => false,
-    }
-}
-
-/// The `Authorization` value for a request of `hook` to `url`: a bearer token for `audience`. Refused
-/// (permanently) when `url` is not https nor a loopback address, so no token ever travels in clear.
-pub(crate) async fn bearer(
-    hook: &ConfiguredHook,
-    audience: &str,
-    url: &Url,
-) -> Result<HeaderValue, HookError> {
-    if !token_may_go_to(url) {
-        return Err(hook.fail_permanently(format!(
-            "a token for {audience} is only sent over https (or to a loopback address), not to {}",
-            super::describe_url(url)
-        )));
-    }
-    Err(hook.fail_permanently(format!(
-        "no token provider for {audience}: set `auth` on the hook"
-    )))
 }
 
 /// Azure's explanation of a refusal: `code: message` from `{"error": {"code", "message"}}` (Resource
@@ -183,16 +146,5 @@ mod tests {
             built_link(&Url::parse("https://ml.azure.com").unwrap(), &ws, "retrain-1"),
             "https://ml.azure.com/runs/retrain-1?wsid=%2Fsubscriptions%2Fs%2Fresourcegroups%2Fg%2Fworkspaces%2Fw"
         );
-    }
-
-    #[test]
-    fn a_token_goes_only_over_https_or_to_a_loopback_address() {
-        let ok = |u: &str| token_may_go_to(&Url::parse(u).unwrap());
-        assert!(ok("https://x.example/jobs"));
-        assert!(ok("http://127.0.0.1:1/"));
-        assert!(ok("http://[::1]:1/"));
-        assert!(!ok("http://localhost:1/"));
-        assert!(!ok("http://10.0.0.1/"));
-        assert!(!ok("http://example.com/"));
     }
 }

@@ -3,11 +3,10 @@
 
 use super::Validator;
 use crate::event::Workspace;
-use crate::hooks::action::{token_may_go_to, AmlJob, BatchEndpoint, JobWorkspace};
+use crate::hooks::action::{AmlJob, BatchEndpoint, JobWorkspace};
 use crate::hooks::config::file::RawHook;
 use crate::hooks::config::substitute::Insert;
 use crate::hooks::config::ConfigError;
-use crate::hooks::secrets::describe_url;
 use reqwest::header::HeaderValue;
 use reqwest::Url;
 use std::collections::BTreeSet;
@@ -88,7 +87,8 @@ impl Validator<'_> {
         })
     }
 
-    /// `aml_batch_endpoint`: the scoring URI (a token goes there), the body and the deployment.
+    /// `aml_batch_endpoint`: the scoring URI, the body and the deployment (that a token may go to the
+    /// URI is checked with `auth`).
     pub(super) fn batch(
         &mut self,
         h: Option<&str>,
@@ -96,16 +96,6 @@ impl Validator<'_> {
         url: Url,
         known: &BTreeSet<&str>,
     ) -> Result<BatchEndpoint, ConfigError> {
-        if !token_may_go_to(&url) {
-            return Err(self.err(
-                h,
-                Some("url"),
-                format!(
-                    "a token is sent to it, so it must be https (http only to a loopback address), not {}",
-                    describe_url(&url)
-                ),
-            ));
-        }
         let Some(body) = &raw.body else {
             return Err(self.err(
                 h,

@@ -11,6 +11,7 @@ use crate::hooks::delivery::RetryPolicy;
 use crate::hooks::rule::Rule;
 use crate::hooks::secrets::describe_url;
 use crate::hooks::template::known_variables;
+use crate::identity::AuthConfig;
 use reqwest::header::HeaderName;
 use reqwest::{Method, Url};
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,6 +61,20 @@ impl Validator<'_> {
             None => None,
         };
         let policy = self.policy(h, &raw, deadline)?;
+        let auth = self.auth(h, &raw)?;
+        if auth.is_none() && raw.action.needs_auth() {
+            return Err(self.err(
+                h,
+                Some("auth"),
+                format!(
+                    "is required by action `{}`: Azure takes only requests with a token, e.g. auth = {{ type = \"managed_identity\" }}",
+                    raw.action
+                ),
+            ));
+        }
+        if let (Some(_), Some(url)) = (&auth, &url) {
+            self.token_destination(h, url)?;
+        }
         let action = self.action(h, &raw, url, &known)?;
         Ok(Draft {
             name,
@@ -67,6 +82,7 @@ impl Validator<'_> {
             action,
             text_template,
             policy,
+            auth,
         })
     }
 
@@ -179,6 +195,8 @@ impl Validator<'_> {
             ),
             (raw.timeout_ms.is_some(), "timeout_ms", http),
             (raw.retries.is_some(), "retries", http),
+            (raw.auth.is_some(), "auth", raw.action.takes_auth()),
+            (raw.resource.is_some(), "resource", raw.action.takes_auth()),
         ] {
             if present && !allowed {
                 return Err(self.err(
@@ -208,6 +226,85 @@ impl Validator<'_> {
             ));
         }
         Ok(url)
+    }
+
+    /// `auth` with `${env:...}` resolved in its fields (the values, and a client secret written in
+    /// the file, become secrets), and the audience: `resource`, else the one the action implies.
+    fn auth(&mut self, h: Option<&str>, raw: &RawHook) -> Result<Option<AuthConfig>, ConfigError> {
+        let Some(spec) = &raw.auth else {
+            if raw.resource.is_some() {
+                return Err(self.err(
+                    h,
+                    Some("resource"),
+                    "is the audience of `auth`'s tokens; set `auth` too",
+                ));
+            }
+            return Ok(None);
+        };
+        let mut spec = spec.clone();
+        for (field, value) in spec.fields_mut() {
+            let key = format!("auth.{field}");
+            *value = self.substitute(value, h, &key, Insert::Plain)?;
+            if value.trim().is_empty() {
+                return Err(self.err(h, Some(&key), "is empty"));
+            }
+        }
+        if let Some(path) = spec.token_file_mut() {
+            let text = path.to_string_lossy().into_owned();
+            *path = self
+                .substitute(&text, h, "auth.token_file", Insert::Plain)?
+                .into();
+        }
+        if let Some(secret) = spec.secret() {
+            self.secrets.push(secret.to_owned());
+        }
+        // The environment's credential secrets: in no output, whichever hook reports.
+        for name in ["IDENTITY_HEADER", "AZURE_CLIENT_SECRET"] {
+            if let Some(value) = (self.env)(name).filter(|v| !v.trim().is_empty()) {
+                self.secrets.push(value.trim().to_owned());
+            }
+        }
+        let audience = match (&raw.resource, raw.action.implied_audience()) {
+            (Some(resource), _) => self.substitute(resource.trim(), h, "resource", Insert::Plain)?,
+            (None, Some(implied)) => implied.to_owned(),
+            (None, None) => {
+                return Err(self.err(
+                    h,
+                    Some("resource"),
+                    format!(
+                        "is required with `auth` by action `{}`: the audience of the token, e.g. \"{}\" for Azure DevOps or \"{}\" for Resource Manager",
+                        raw.action,
+                        crate::identity::AZURE_DEVOPS,
+                        crate::identity::ARM
+                    ),
+                ))
+            }
+        };
+        if !crate::identity::is_valid_audience(&audience) {
+            return Err(self.err(
+                h,
+                Some("resource"),
+                "must be an application id or URI (letters, digits and `. - _ : /`)",
+            ));
+        }
+        Ok(Some(AuthConfig { spec, audience }))
+    }
+
+    /// A hook with `auth` sends its token only over https, or to a loopback address (tests, local
+    /// emulators): over plain http anyone on the path could replay it.
+    fn token_destination(&self, h: Option<&str>, url: &Url) -> Result<(), ConfigError> {
+        if crate::identity::may_carry_token(url) {
+            Ok(())
+        } else {
+            Err(self.err(
+                h,
+                Some("url"),
+                format!(
+                    "must be https with `auth` (a token is sent over http only to a loopback address), not {}",
+                    describe_url(url)
+                ),
+            ))
+        }
     }
 
     /// `timeout_ms`, `retries` and `on_permanent_failure`.

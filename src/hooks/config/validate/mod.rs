@@ -14,6 +14,7 @@ use crate::hooks::rule::Rule;
 use crate::hooks::secrets::Secrets;
 use crate::hooks::template::{Templates, NOT_PROVIDED};
 use crate::hooks::{DEFAULT_DEADLINE, DEFAULT_DEDUPE_TTL};
+use crate::identity::AuthConfig;
 use reqwest::Url;
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -70,6 +71,8 @@ pub(super) fn validate(
             shared: shared.clone(),
             transport: None,
             azure: Arc::new(AzureEndpoints::default()),
+            auth: d.auth,
+            credential: None,
         })
         .collect();
     Ok(HooksConfig {
@@ -109,6 +112,7 @@ struct Draft {
     action: Action,
     text_template: Option<String>,
     policy: RetryPolicy,
+    auth: Option<AuthConfig>,
 }
 
 /// What validating one file accumulates: the secrets found and the templates compiled.
@@ -202,6 +206,7 @@ impl Validator<'_> {
             dedupe_ttl: Duration::from_secs(ttl),
             dedupe_max_records: crate::hooks::dedupe::DEFAULT_MAX_RECORDS,
             poison_binding: raw.poison_binding,
+            identity: crate::settings::IdentitySettings::default(),
         })
     }
 
