@@ -470,3 +470,177 @@ auth = { type = "managed_identity" }
     assert!(azure.msi.requests().is_empty(), "no token for a dry run");
     assert!(azure.ml.seen("GET").is_empty() && azure.ml.seen("PUT").is_empty());
 }
+
+#[tokio::test]
+async fn a_refused_identity_fails_permanently_naming_the_role() {
+    let azure = Azure::start(RETRAIN_HOOK).await;
+    // Resource Manager expects another token: it answers 401, as to a token for the wrong audience.
+    let azure = Azure {
+        ml: AzureMl::start("some-other-token").await,
+        ..azure
+    };
+    let handler = azure.handler().await;
+    let (status, answer) = deliver(&handler, RUN_EVENT).await;
+    assert_eq!(status, 200, "permanent: {answer}");
+    let logs = logs(&answer);
+    assert!(
+        logs.contains("it must be issued for https://management.azure.com"),
+        "{logs}"
+    );
+    assert!(logs.contains("\"AzureML Data Scientist\""), "{logs}");
+    assert!(logs.contains("InvalidAuthenticationToken"), "{logs}");
+    assert!(
+        azure.ml.seen("PUT").is_empty(),
+        "nothing is sent after the refusal"
+    );
+    stopped_output(handler, &azure);
+}
+
+/// The keys of the Azure ML actions, checked when the file is read: each problem names the hook
+/// and the key.
+mod config {
+    use aml_events::hooks::config::HooksConfig;
+
+    /// Validates `hooks` as `{dir}/hooks.toml`, beside a `jobs/retrain.json`.
+    fn check(hooks: &str) -> Result<HooksConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        std::fs::write(dir.path().join("jobs/retrain.json"), super::JOB_TEMPLATE).unwrap();
+        let file = dir.path().join("hooks.toml");
+        HooksConfig::parse(hooks, file.to_str().unwrap(), &|_| None).map_err(|e| {
+            e.to_string()
+                .replace(&format!("{}/", dir.path().display()), "")
+        })
+    }
+
+    fn job_hook(extra: &str) -> String {
+        format!(
+            "[[hooks]]\nname = \"retrain\"\nevents = [\"RunStatusChanged\"]\naction = \"aml_job\"\n{extra}\n"
+        )
+    }
+
+    #[test]
+    fn aml_job_needs_a_readable_template_and_auth() {
+        let auth = "auth = { type = \"managed_identity\" }";
+        let cases = [
+            (
+                job_hook(auth),
+                "hook `retrain`: key `job`: is required by action `aml_job`",
+            ),
+            (
+                job_hook("job = \"jobs/retrain.json\""),
+                "hook `retrain`: key `auth`: is required by action `aml_job`",
+            ),
+            (
+                job_hook(&format!("job = \"jobs/missing.json\"\n{auth}")),
+                "hook `retrain`: key `job`: cannot read the job template jobs/missing.json",
+            ),
+            (
+                job_hook(&format!(
+                    "job = \"jobs/retrain.json\"\nworkspace = \"ml-prod-ws\"\n{auth}"
+                )),
+                "hook `retrain`: key `workspace`: must be \"event\" or a workspace resource id",
+            ),
+            (
+                job_hook(&format!(
+                    "job = \"jobs/retrain.json\"\napi_version = \"latest\"\n{auth}"
+                )),
+                "hook `retrain`: key `api_version`: must look like 2025-12-01",
+            ),
+            (
+                job_hook(&format!(
+                    "job = \"jobs/retrain.json\"\nurl = \"https://x.example\"\n{auth}"
+                )),
+                "hook `retrain`: key `url`: is not used by action `aml_job`",
+            ),
+        ];
+        for (hooks, expected) in cases {
+            let err = check(&hooks).unwrap_err();
+            assert!(err.contains(expected), "{err}\n--- expected: {expected}");
+        }
+        let fixed = job_hook(&format!(
+            "job = \"jobs/retrain.json\"\nworkspace = \"/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w\"\napi_version = \"2024-10-01\"\n{auth}"
+        ));
+        let config = check(&fixed).unwrap();
+        assert!(
+            config.table().contains("(workspace w)"),
+            "{}",
+            config.table()
+        );
+    }
+
+    #[test]
+    fn a_template_that_reads_an_unknown_variable_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("job.json"),
+            r#"{"properties": {"displayName": {{ modle_name }}}}"#,
+        )
+        .unwrap();
+        let hooks = "[[hooks]]\nname = \"retrain\"\nevents = [\"ModelRegistered\"]\naction = \"aml_job\"\njob = \"job.json\"\nauth = { type = \"managed_identity\" }\n";
+        let file = dir.path().join("hooks.toml");
+        let err = HooksConfig::parse(hooks, file.to_str().unwrap(), &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key `job`: unknown template variable(s): modle_name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn aml_batch_endpoint_needs_a_body_a_deployment_name_and_https() {
+        let hook = |extra: &str| {
+            format!("[[hooks]]\nname = \"score\"\nevents = [\"ModelRegistered\"]\naction = \"aml_batch_endpoint\"\nauth = {{ type = \"managed_identity\" }}\n{extra}\n")
+        };
+        let body = "body = '{\"properties\": {}}'";
+        let cases = [
+            (
+                hook("url = \"https://e.eastus.inference.ml.azure.com/jobs\""),
+                "hook `score`: key `body`: is required by action `aml_batch_endpoint`",
+            ),
+            (
+                hook(&format!("url = \"http://e.example/jobs\"\n{body}")),
+                "hook `score`: key `url`:",
+            ),
+            (
+                hook(&format!(
+                    "url = \"https://e.example/jobs\"\n{body}\ndeployment = \"a b\""
+                )),
+                "hook `score`: key `deployment`: must be a deployment name",
+            ),
+            (
+                hook(&format!(
+                    "url = \"https://e.example/jobs\"\n{body}\njob = \"x.json\""
+                )),
+                "hook `score`: key `job`: is not used by action `aml_batch_endpoint`",
+            ),
+        ];
+        for (hooks, expected) in cases {
+            let err = check(&hooks).unwrap_err();
+            assert!(err.contains(expected), "{err}\n--- expected: {expected}");
+        }
+    }
+
+    /// A Resource Manager address over plain http to another host would carry the token in clear:
+    /// the handler refuses to start with it.
+    #[test]
+    fn resource_manager_over_plain_http_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        std::fs::write(dir.path().join("jobs/retrain.json"), super::JOB_TEMPLATE).unwrap();
+        std::fs::write(dir.path().join("hooks.toml"), super::RETRAIN_HOOK).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+            .arg("check")
+            .current_dir(dir.path())
+            .env("AML_EVENTS_ARM_ENDPOINT", "http://management.example")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("AML_EVENTS_ARM_ENDPOINT is http://management.example/…: a token is sent to Resource Manager"),
+            "{stderr}"
+        );
+    }
+}
