@@ -1,7 +1,8 @@
 //! Hooks defined in `hooks.toml`: what each action does and the messages it sends.
 //!
-//! One file per action that builds a message (`teams`, `slack`, `webhook`); `log` and `output`
-//! are a line and a value and live here.
+//! One file per action that builds a message (`teams`, `slack`, `webhook`), a folder for the Azure
+//! ML actions (`aml/`: `aml_job`, `aml_batch_endpoint`); `log` and `output` are a line and a value
+//! and live here.
 
 mod aml;
 mod slack;
