@@ -5,6 +5,7 @@
 pub mod app;
 pub mod receiver;
 pub mod redis;
+pub mod token_service;
 
 // Not every test binary that includes this module uses all of them.
 #[allow(unused_imports)]
