@@ -3,7 +3,7 @@
 
 use super::spec::AuthSpec;
 use super::token::{AccessToken, TokenError};
-use super::transport::ReqwestTransport;
+use super::transport::{ReqwestTransport, Unanswered};
 use crate::settings::IdentitySettings;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
@@ -226,6 +226,13 @@ impl Credential {
         let audience = audience.to_owned();
         let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
         while let Some(e) = current {
+            if let Some(unanswered) = e.downcast_ref::<Unanswered>() {
+                return TokenError::Unavailable {
+                    credential,
+                    audience,
+                    reason: unanswered.to_string(),
+                };
+            }
             if let Some(azure) = e.downcast_ref::<azure_core::Error>() {
                 match azure.kind() {
                     ErrorKind::HttpResponse {

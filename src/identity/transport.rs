@@ -1,13 +1,19 @@
 //! azure_core's `HttpClient` over the handler's reqwest client: one HTTP and TLS stack (reqwest 0.12,
 //! rustls with ring, the extra CA certificates) for hooks and token requests alike.
 //!
+//! Failures come back as errors azure_core's retry policy does not retry: a non-success answer as
+//! `ErrorKind::HttpResponse` (with its body, for the classification), no answer as a
+//! [`Unanswered`]. So no credential retries on its own (the metadata service's policy would retry
+//! for 72 s, past any hook deadline): each token request is one attempt of the hook's delivery,
+//! retried with its backoff within its deadline.
+//!
 //! It also gives `AZURE_POD_IDENTITY_AUTHORITY_HOST` the meaning azure-identity (Python) gives it:
 //! `azure_identity` sends instance-metadata requests to a hard-coded `http://169.254.169.254`, and
 //! this transport sends them to that host instead (`{host}/metadata/identity/oauth2/token?...`).
 
 use azure_core::error::{Error, ErrorKind};
 use azure_core::http::headers::{HeaderName, HeaderValue, Headers};
-use azure_core::http::{AsyncRawResponse, Body, HttpClient, Request, Url};
+use azure_core::http::{AsyncRawResponse, Body, HttpClient, RawResponse, Request, StatusCode, Url};
 use std::collections::HashMap;
 
 /// The instance metadata service's address, as `azure_identity` writes it.
@@ -73,10 +79,25 @@ impl HttpClient for ReqwestTransport {
             }
         };
         let response = outgoing.send().await.map_err(transport_error)?;
-        let status = response.status().as_u16();
+        let status = response.status();
         let headers = headers(response.headers());
         let body = read_bounded(response).await?;
-        Ok(AsyncRawResponse::from_bytes(status.into(), headers, body))
+        if !status.is_success() {
+            let code = StatusCode::from(status.as_u16());
+            return Err(Error::new(
+                ErrorKind::HttpResponse {
+                    status: code,
+                    error_code: None,
+                    raw_response: Some(Box::new(RawResponse::from_bytes(code, headers, body))),
+                },
+                format!("the token endpoint answered {status}"),
+            ));
+        }
+        Ok(AsyncRawResponse::from_bytes(
+            status.as_u16().into(),
+            headers,
+            body,
+        ))
     }
 }
 
@@ -100,9 +121,9 @@ async fn read_bounded(mut response: reqwest::Response) -> azure_core::Result<Vec
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(Error::with_message(
-                ErrorKind::Io,
-                "the token endpoint's answer is larger than 256 KiB",
+            return Err(Error::new(
+                ErrorKind::Other,
+                Unanswered("the token endpoint's answer is larger than 256 KiB".into()),
             ));
         }
         body.extend_from_slice(&chunk);
@@ -110,14 +131,14 @@ async fn read_bounded(mut response: reqwest::Response) -> azure_core::Result<Vec
     Ok(body)
 }
 
-/// reqwest's error as azure_core's: a connection failure is `Connection` (safe to retry), the rest
-/// `Io`. The text leaves out the URL.
+/// No answer from the token endpoint: a failure a retry may cure, reported so that azure_core's retry
+/// policy passes it through (it retries only its `Io` and `Connection` kinds).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct Unanswered(String);
+
+/// reqwest's error as an [`Unanswered`]. The text leaves out the URL.
 fn transport_error(error: reqwest::Error) -> Error {
-    let kind = if error.is_connect() {
-        ErrorKind::Connection
-    } else {
-        ErrorKind::Io
-    };
     let mut text = if error.is_timeout() {
         "timed out".to_owned()
     } else if error.is_connect() {
@@ -130,7 +151,7 @@ fn transport_error(error: reqwest::Error) -> Error {
         text = format!("{text}: {inner}");
         source = inner.source();
     }
-    Error::with_message(kind, text)
+    Error::new(ErrorKind::Other, Unanswered(text))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod functions_door;
 mod hooks_config;
 mod hooks_delivery;
 mod hostile_input;
+mod identity;
 #[cfg(feature = "lambda")]
 mod lambda_door;
 mod process;

@@ -7,6 +7,7 @@ pub mod azure_ml;
 pub mod msi;
 pub mod receiver;
 pub mod redis;
+pub mod token_service;
 
 // Not every test binary that includes this module uses all of them.
 #[allow(unused_imports)]
