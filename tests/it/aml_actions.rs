@@ -1,14 +1,19 @@
 //! The Azure ML actions end to end: the built `handler` run as the Functions host runs it, with a
-//! managed identity (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, as a Function App sets them; read by
-//! `azure_identity` from the process environment, hence a process per instance) and Resource Manager
-//! and a batch endpoint stood in for by [`AzureMl`] (the documented shapes, cited there).
+//! managed identity (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, as a Function App sets them, answered
+//! by the [`TokenService`]; read by `azure_identity` from the process environment, hence a process
+//! per instance) and Resource Manager and a batch endpoint stood in for by [`AzureMl`] (the
+//! documented shapes, cited there).
 
 use super::support::azure_ml::AzureMl;
-use super::support::msi::Msi;
+use super::support::token_service::{TokenService, APP_SERVICE_PATH};
 use super::support::{fixture_events, invocation, Handler};
 use serde_json::{json, Value};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+const ARM: &str = "https://management.azure.com";
+const AZURE_ML: &str = "https://ml.azure.com";
 
 const FUNCTION: &str = "MlWorkspaceEvents";
 /// A breach-like run event from a real workspace topic.
@@ -37,36 +42,52 @@ retries = 1
 timeout_ms = 5000
 "#;
 
-/// A function app folder (hooks.toml, jobs/retrain.json), the identity endpoint and Azure.
+/// A function app folder (hooks.toml, jobs/retrain.json), the identity's token service and Azure,
+/// which accepts the tokens the service issued.
 struct Azure {
     dir: tempfile::TempDir,
-    msi: Msi,
+    tokens: Arc<TokenService>,
     ml: AzureMl,
 }
 
 impl Azure {
     async fn start(hooks: &str) -> Azure {
+        let tokens = Arc::new(TokenService::start().await);
+        let issued = tokens.clone();
+        let ml = AzureMl::start(Arc::new(move |t| issued.issued().iter().any(|i| i == t))).await;
+        Self::with(hooks, tokens, ml)
+    }
+
+    fn with(hooks: &str, tokens: Arc<TokenService>, ml: AzureMl) -> Azure {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("jobs")).unwrap();
         std::fs::write(dir.path().join("jobs/retrain.json"), JOB_TEMPLATE).unwrap();
-        let msi = Msi::start().await;
-        let ml = AzureMl::start(&Msi::token_for("https://management.azure.com")).await;
         let hooks = hooks.replace("{SCORING_URI}", &ml.scoring_uri("churn-batch"));
         std::fs::write(dir.path().join("hooks.toml"), hooks).unwrap();
-        Azure { dir, msi, ml }
+        Azure { dir, tokens, ml }
     }
 
-    /// A handler process in the app folder, with the identity and Resource Manager of this test.
+    /// What the handler process gets: the Function App's identity and this test's Resource Manager.
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.tokens.function_app_env();
+        env.push(("AML_EVENTS_ARM_ENDPOINT".into(), self.ml.base.clone()));
+        env
+    }
+
+    /// A handler process in the app folder.
     async fn handler(&self) -> Handler {
-        Handler::start_in(
-            self.dir.path(),
-            &[
-                ("IDENTITY_ENDPOINT", &self.msi.endpoint),
-                ("IDENTITY_HEADER", &self.msi.header),
-                ("AML_EVENTS_ARM_ENDPOINT", &self.ml.base),
-            ],
-        )
-        .await
+        let env = self.env();
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Handler::start_in(self.dir.path(), &pairs).await
+    }
+
+    /// The one token issued so far, for `audience`, as the `Authorization` header carries it.
+    fn bearer(&self, audience: &str) -> String {
+        let requests = self.tokens.requests();
+        assert_eq!(requests.len(), 1, "one token request: {requests:#?}");
+        assert_eq!(requests[0].path, APP_SERVICE_PATH);
+        assert_eq!(requests[0].query["resource"], audience);
+        format!("Bearer {}", self.tokens.issued()[0])
     }
 
     fn dir(&self) -> &Path {
@@ -96,18 +117,12 @@ fn logs(answer: &Value) -> String {
         .unwrap_or_default()
 }
 
-/// What the process wrote, after it stopped; neither the token nor the identity header is in it.
+/// What the process wrote, after it stopped; neither a token nor the identity header is in it.
 fn stopped_output(handler: Handler, azure: &Azure) -> (String, String) {
     handler.terminate();
     let (_, stdout, stderr) = handler.wait(Duration::from_secs(20));
-    for secret in [
-        Msi::token_for("https://management.azure.com"),
-        Msi::token_for("https://ml.azure.com"),
-        azure.msi.header.clone(),
-    ] {
-        assert!(!stdout.contains(&secret), "a secret on stdout: {stdout}");
-        assert!(!stderr.contains(&secret), "a secret on stderr: {stderr}");
-    }
+    azure.tokens.assert_no_secret_in("stdout", &stdout);
+    azure.tokens.assert_no_secret_in("stderr", &stderr);
     (stdout, stderr)
 }
 
@@ -136,10 +151,7 @@ async fn a_breach_starts_one_job_with_the_token_the_tags_and_a_studio_link() {
         format!("/subscriptions/5f0a8e51-7c3b-4e2a-9d51-2b6f0c1d9e07/resourceGroups/ml-platform-rg/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws/jobs/{name}")
     );
     assert_eq!(puts[0].query, "api-version=2025-12-01");
-    assert_eq!(
-        puts[0].headers["authorization"],
-        format!("Bearer {}", Msi::token_for("https://management.azure.com")).as_str()
-    );
+    assert_eq!(puts[0].headers["authorization"], azure.bearer(ARM).as_str());
     let tags = &puts[0].json["properties"]["tags"];
     assert_eq!(
         tags,
@@ -166,10 +178,7 @@ async fn a_breach_starts_one_job_with_the_token_the_tags_and_a_studio_link() {
         .unwrap();
     assert!(logs.contains(&name) && logs.contains(link), "{logs}");
     assert!(logs.contains("submitted (201 Created)"), "{logs}");
-    // The token was asked for Resource Manager's audience, once.
-    let tokens = azure.msi.requests();
-    assert_eq!(tokens.len(), 1, "{tokens:?}");
-    assert_eq!(tokens[0]["resource"], "https://management.azure.com");
+    azure.tokens.assert_no_secret_in("Logs", &logs);
     let (stdout, _) = stopped_output(handler, &azure);
     let line = stdout
         .lines()
@@ -281,16 +290,6 @@ body = '''{"properties": {"InputData": {"input": {"JobInputType": "UriFolder", "
 auth = { type = "managed_identity" }
 "#;
     let azure = Azure::start(hooks).await;
-    // The batch endpoint takes the data plane's token.
-    let azure = Azure {
-        ml: AzureMl::start(&Msi::token_for("https://ml.azure.com")).await,
-        ..azure
-    };
-    std::fs::write(
-        azure.dir().join("hooks.toml"),
-        hooks.replace("{SCORING_URI}", &azure.ml.scoring_uri("churn-batch")),
-    )
-    .unwrap();
     let handler = azure.handler().await;
     let (status, answer) = deliver(&handler, MODEL_EVENT).await;
     assert_eq!(status, 200, "{answer}");
@@ -309,9 +308,10 @@ auth = { type = "managed_identity" }
     let posts = azure.ml.seen("POST");
     assert_eq!(posts.len(), 1, "once per event");
     assert_eq!(posts[0].path, "/batch/churn-batch/jobs");
+    // The data plane's token.
     assert_eq!(
         posts[0].headers["authorization"],
-        format!("Bearer {}", Msi::token_for("https://ml.azure.com")).as_str()
+        azure.bearer(AZURE_ML).as_str()
     );
     assert_eq!(posts[0].headers["azureml-model-deployment"], "churn-v2");
     assert_eq!(
@@ -411,9 +411,7 @@ auth = { type = "managed_identity" }
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
             .args(args)
             .current_dir(azure.dir())
-            .env("IDENTITY_ENDPOINT", &azure.msi.endpoint)
-            .env("IDENTITY_HEADER", &azure.msi.header)
-            .env("AML_EVENTS_ARM_ENDPOINT", &azure.ml.base)
+            .envs(azure.env())
             .output()
             .unwrap();
         let text = format!(
@@ -422,7 +420,7 @@ auth = { type = "managed_identity" }
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(out.status.success(), "{args:?}: {text}");
-        assert!(!text.contains(&azure.msi.header), "{text}");
+        azure.tokens.assert_no_secret_in("output", &text);
         text
     };
     let table = run(&["check"]);
@@ -467,18 +465,20 @@ auth = { type = "managed_identity" }
             .contains(&json!("authorization")),
         "{hook}"
     );
-    assert!(azure.msi.requests().is_empty(), "no token for a dry run");
+    assert!(azure.tokens.requests().is_empty(), "no token for a dry run");
     assert!(azure.ml.seen("GET").is_empty() && azure.ml.seen("PUT").is_empty());
 }
 
 #[tokio::test]
 async fn a_refused_identity_fails_permanently_naming_the_role() {
-    let azure = Azure::start(RETRAIN_HOOK).await;
-    // Resource Manager expects another token: it answers 401, as to a token for the wrong audience.
-    let azure = Azure {
-        ml: AzureMl::start("some-other-token").await,
-        ..azure
-    };
+    // Resource Manager takes no token the service issues: it answers 401, as to a token for the
+    // wrong audience.
+    let tokens = Arc::new(TokenService::start().await);
+    let azure = Azure::with(
+        RETRAIN_HOOK,
+        tokens,
+        AzureMl::start(Arc::new(|_| false)).await,
+    );
     let handler = azure.handler().await;
     let (status, answer) = deliver(&handler, RUN_EVENT).await;
     assert_eq!(status, 200, "permanent: {answer}");

@@ -9,7 +9,7 @@
 //!   (a 2xx needs no check). Errors are `{"error": {"code", "message"}}`.
 //! - §2b: `POST {scoring URI}` (`/batch/{endpoint}/jobs` here) creates a batch job and answers its
 //!   resource (`id`, `name`, `properties`).
-//! - Every request must carry `Authorization: Bearer {token}`, else 401.
+//! - Every request must carry `Authorization: Bearer {token}` with a token the test accepts, else 401.
 //!
 //! Stateful and shared by every app a test starts, so a fresh app (an empty dedupe store) meets the
 //! jobs an earlier one created.
@@ -39,9 +39,11 @@ pub struct Seen {
     pub answered: u16,
 }
 
-#[derive(Default)]
+/// Which bearer tokens the stand-in accepts.
+pub type Accept = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 struct State {
-    token: String,
+    accept: Accept,
     jobs: BTreeMap<String, Value>,
     batch_jobs: Vec<Value>,
     seen: Vec<Seen>,
@@ -73,11 +75,16 @@ fn valid_job_name(name: &str) -> bool {
 }
 
 impl AzureMl {
-    /// Starts the stand-in; requests must carry `Bearer {token}`.
-    pub async fn start(token: &str) -> AzureMl {
+    /// Starts the stand-in; requests must carry `Bearer {token}` with a token `accept` takes.
+    pub async fn start(accept: Accept) -> AzureMl {
         let state = Arc::new(Mutex::new(State {
-            token: token.to_owned(),
-            ..State::default()
+            accept,
+            jobs: BTreeMap::new(),
+            batch_jobs: Vec::new(),
+            seen: Vec::new(),
+            put_script: VecDeque::new(),
+            hold_gets: None,
+            held: 0,
         }));
         let released = Arc::new(tokio::sync::watch::channel(false).0);
         let release = released.clone();
@@ -225,9 +232,9 @@ fn answer(
     headers: &HeaderMap,
     body: &Value,
 ) -> (u16, Value) {
-    let expected = format!("Bearer {}", state.token);
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-    if auth != Some(expected.as_str()) {
+    let token = auth.and_then(|a| a.strip_prefix("Bearer "));
+    if !token.is_some_and(|t| (state.accept)(t)) {
         return error(
             401,
             "InvalidAuthenticationToken",

@@ -4,7 +4,6 @@
 
 pub mod app;
 pub mod azure_ml;
-pub mod msi;
 pub mod receiver;
 pub mod redis;
 pub mod token_service;
