@@ -469,6 +469,31 @@ auth = { type = "managed_identity" }
     assert!(azure.ml.seen("GET").is_empty() && azure.ml.seen("PUT").is_empty());
 }
 
+/// The webhook door (Event Grid posting to the handler directly) runs the same hook: a delivery
+/// and its redelivery, one job.
+#[tokio::test]
+async fn through_the_webhook_door_a_redelivery_starts_no_second_job() {
+    let azure = Azure::start(RETRAIN_HOOK).await;
+    let handler = azure.handler().await;
+    let client = reqwest::Client::new();
+    let batch = Value::Array(fixture_events(RUN_EVENT));
+    for attempt in 0..2 {
+        let response = client
+            .post(format!("{}/api/eventgrid", handler.base))
+            .header("aeg-event-type", "Notification")
+            .header("content-type", "application/json")
+            .body(batch.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "delivery {attempt}");
+    }
+    assert_eq!(azure.ml.jobs().len(), 1);
+    assert_eq!(azure.ml.seen("PUT").len(), 1);
+    let (stdout, _) = stopped_output(handler, &azure);
+    assert!(stdout.contains("already done"), "{stdout}");
+}
+
 #[tokio::test]
 async fn a_refused_identity_fails_permanently_naming_the_role() {
     // Resource Manager takes no token the service issues: it answers 401, as to a token for the

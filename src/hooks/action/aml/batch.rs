@@ -23,10 +23,14 @@ use serde_json::Value;
 pub(crate) const DEPLOYMENT_HEADER: HeaderName =
     HeaderName::from_static("azureml-model-deployment");
 
-/// The role the batch endpoint's caller needs, for the 401/403 message and README.
-pub(crate) const BATCH_ROLE: &str = "a role on the endpoint's workspace that allows \
-    Microsoft.MachineLearningServices/workspaces/batchEndpoints/read and \
-    /batchEndpoints/deployments/jobs/write, such as \"AzureML Data Scientist\"";
+/// The role the batch endpoint's caller needs, for the 401/403 message and README: "Read batch
+/// endpoints/deployments. Create jobs in batch inference endpoints/deployment. Create
+/// experiments/runs. Read and write from/to data stores. Lists datastore secrets."
+/// (https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint).
+pub(crate) const BATCH_ROLE: &str =
+    "a role on the endpoint's workspace that reads batch endpoints \
+    and deployments, creates their jobs, experiments and runs, reads and writes the datastores and \
+    lists their secrets, such as \"AzureML Data Scientist\"";
 
 /// A configured `aml_batch_endpoint` hook.
 #[derive(Debug, Clone)]
