@@ -326,6 +326,96 @@ mod tests {
         );
     }
 
+    /// The first hook of a file whose `jobs/job.json` is `template`.
+    fn hook_with_template(template: &str) -> ConfiguredHook {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        std::fs::write(dir.path().join("jobs/job.json"), template).unwrap();
+        let text = "[[hooks]]\nname = \"retrain\"\nevents = [\"ModelRegistered\"]\naction = \"aml_job\"\njob = \"jobs/job.json\"\nauth = { type = \"managed_identity\" }\n";
+        let file = dir.path().join("hooks.toml");
+        let config =
+            crate::hooks::config::HooksConfig::parse(text, file.to_str().unwrap(), &|_| None)
+                .unwrap();
+        config.hooks[0].clone()
+    }
+
+    fn registered() -> Event<MlEvent> {
+        Event::from_json(
+            r#"{"id":"e1","topic":"/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w","eventType":"Microsoft.MachineLearningServices.ModelRegistered","data":{"modelName":"churn","modelVersion":"3"}}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_templates_tags_are_kept_and_the_handlers_win_on_their_own_keys() {
+        let hook = hook_with_template(
+            r#"{"properties": {"jobType": "Command", "tags": {"team": "churn", "aml_events.hook": "forged"}}}"#,
+        );
+        let (preview, request) = hook.prepare(&registered()).unwrap();
+        let tags = &preview.payload["properties"]["tags"];
+        assert_eq!(tags["team"], "churn");
+        assert_eq!(tags["aml_events.hook"], "retrain");
+        assert_eq!(tags["aml_events.model"], "churn:3");
+        let request = request.unwrap();
+        assert_eq!(request.method, Method::PUT);
+        assert!(
+            request.url.path().ends_with(&format!(
+                "/workspaces/w/jobs/{}",
+                crate::hooks::action::job_name(
+                    "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w",
+                    "e1",
+                    "retrain"
+                )
+            )),
+            "{}",
+            request.url
+        );
+        // No tags in the template: the handler's alone.
+        let hook = hook_with_template(r#"{"properties": {"jobType": "Command"}}"#);
+        let (preview, _) = hook.prepare(&registered()).unwrap();
+        assert_eq!(
+            preview.payload["properties"]["tags"]["aml_events.event_id"],
+            "e1"
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_job_fails_permanently() {
+        for (template, expected) in [
+            (
+                r#"{"jobType": "Command"}"#,
+                "must produce an object with a `properties` object",
+            ),
+            (
+                r#"{"properties": {"tags": ["x"]}}"#,
+                "`properties.tags` of the job template must be an object",
+            ),
+            (
+                r#"{"properties": {}"#,
+                "the job template did not produce JSON",
+            ),
+        ] {
+            let err = hook_with_template(template)
+                .prepare(&registered())
+                .unwrap_err();
+            assert!(err.permanent, "{template}");
+            assert!(err.message.contains(expected), "{}", err.message);
+        }
+        // An event from no workspace, with `workspace = "event"`.
+        let event = Event::from_json(
+            r#"{"id":"e1","eventType":"Microsoft.MachineLearningServices.ModelRegistered","data":{}}"#,
+        )
+        .unwrap();
+        let err = hook_with_template(r#"{"properties": {}}"#)
+            .prepare(&event)
+            .unwrap_err();
+        assert!(
+            err.permanent && err.message.contains("names no Azure ML workspace"),
+            "{}",
+            err.message
+        );
+    }
+
     #[test]
     fn tags_name_the_event_the_hook_and_the_trigger() {
         let event = Event::from_json(
