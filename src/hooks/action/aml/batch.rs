@@ -4,7 +4,7 @@
 //!
 //! The scoring URI that Azure shows (`properties.scoringUri` of the endpoint) already ends in `/jobs`
 //! (`https://<endpoint>.<region>.inference.ml.azure.com/jobs`, the `endpoint_uri` sample of
-//! https://learn.microsoft.com/azure/machine-learning/how-to-use-event-grid-batch); the issue writes the
+//! <https://learn.microsoft.com/azure/machine-learning/how-to-use-event-grid-batch>); the issue writes the
 //! endpoint's address without it. Both work: `/jobs` is added only when the path does not end in it.
 //!
 //! Unlike `aml_job`, the caller cannot name the job, so a POST cannot be made idempotent: the hook
@@ -26,7 +26,7 @@ pub(crate) const DEPLOYMENT_HEADER: HeaderName =
 /// The role the batch endpoint's caller needs, for the 401/403 message and README: "Read batch
 /// endpoints/deployments. Create jobs in batch inference endpoints/deployment. Create
 /// experiments/runs. Read and write from/to data stores. Lists datastore secrets."
-/// (https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint).
+/// (<https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint>).
 pub(crate) const BATCH_ROLE: &str =
     "a role on the endpoint's workspace that reads batch endpoints \
     and deployments, creates their jobs, experiments and runs, reads and writes the datastores and \
