@@ -136,16 +136,19 @@ impl AmlJob {
         let get = Outgoing {
             method: Method::GET,
             url: job.url.clone(),
-            headers: json_headers(),
+            headers: reqwest::header::HeaderMap::new(),
             body: Vec::new(),
             read_answer: true,
         };
         if let Some(found) = find(hook, &get, ctx).await? {
             return Ok(effect(hook, &job, Submitted::Before, &found));
         }
-        let mut put = get.clone();
-        put.method = Method::PUT;
-        put.body = serde_json::to_vec(&job.body).unwrap_or_default();
+        let put = Outgoing {
+            method: Method::PUT,
+            headers: json_headers(),
+            body: serde_json::to_vec(&job.body).unwrap_or_default(),
+            ..get.clone()
+        };
         let refused = match deliver(&hook.with_token()?, &put, hook.policy, ctx.deadline).await {
             Ok(done) => {
                 let answer = serde_json::from_slice(&done.body).unwrap_or(Value::Null);
