@@ -78,9 +78,8 @@ impl Credential {
         transport: &ReqwestTransport,
     ) -> Result<Self, TokenError> {
         let type_name = spec.type_name();
-        let refuse = |reason: String, remedy: &str| TokenError::Refused {
-            credential: format!("auth type `{type_name}`"),
-            audience: "any".to_owned(),
+        let refuse = |reason: String, remedy: &str| TokenError::Unusable {
+            credential: type_name.to_owned(),
             reason,
             remedy: remedy.to_owned(),
         };

@@ -23,7 +23,7 @@ pub(crate) use credential::{Credential, CredentialKind};
 pub(crate) use registry::{Credentials, HookAuth};
 pub(crate) use spec::{AuthConfig, AuthSpec};
 #[allow(unused_imports)]
-pub(crate) use token::{AccessToken, TokenError};
+pub(crate) use token::{AccessToken, TokenClaims, TokenError};
 
 /// Azure Resource Manager's audience (`aml_job`).
 pub(crate) const ARM: &str = "https://management.azure.com";

@@ -46,6 +46,37 @@ impl AccessToken {
     }
 }
 
+/// Who a token was issued to, read from its (unverified) claims: for `handler check --auth`, which
+/// shows the identity even when the configuration does not name it (a system-assigned identity).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TokenClaims {
+    /// `appid` (v1 tokens) or `azp` (v2): the client id.
+    pub(crate) client_id: Option<String>,
+    /// `oid`: the principal's object id.
+    pub(crate) object_id: Option<String>,
+    /// `tid`: the tenant.
+    pub(crate) tenant_id: Option<String>,
+}
+
+impl AccessToken {
+    /// The identity claims of a JWT access token; `None` when it is not one (Microsoft documents
+    /// access tokens as opaque to clients, so this is only ever shown, never relied on).
+    pub(crate) fn claims(&self) -> Option<TokenClaims> {
+        use base64::Engine as _;
+        let payload = self.secret.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        Some(TokenClaims {
+            client_id: text("appid").or_else(|| text("azp")),
+            object_id: text("oid"),
+            tenant_id: text("tid"),
+        })
+    }
+}
+
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "AccessToken(expires {})", self.expiry_text())
@@ -75,8 +106,7 @@ pub(crate) enum TokenError {
         /// What happened.
         reason: String,
     },
-    /// The endpoint refused (`invalid_client`, an unknown client id, no identity assigned), or the
-    /// credential cannot be used as configured (a missing token file, a tenant id that is not one).
+    /// The endpoint refused (`invalid_client`, an unknown client id, no identity assigned).
     #[error("{credential} was refused a token for audience `{audience}`: {reason}; {remedy}")]
     Refused {
         /// The credential.
@@ -88,12 +118,23 @@ pub(crate) enum TokenError {
         /// What to configure.
         remedy: String,
     },
+    /// The credential cannot be built as configured (a missing token file or tenant, an http
+    /// authority): found when the hooks are loaded, so `handler check` reports it before deployment.
+    #[error("auth type `{credential}` cannot be used: {reason}; {remedy}")]
+    Unusable {
+        /// The `type` of `auth`.
+        credential: String,
+        /// What is missing or wrong.
+        reason: String,
+        /// What to configure.
+        remedy: String,
+    },
 }
 
 impl TokenError {
     /// Whether a retry would meet the same refusal (a permanent hook failure).
     pub(crate) fn is_permanent(&self) -> bool {
-        matches!(self, Self::Refused { .. })
+        matches!(self, Self::Refused { .. } | Self::Unusable { .. })
     }
 }
 
@@ -115,5 +156,26 @@ mod tests {
         let header = token.bearer().unwrap();
         assert!(header.is_sensitive());
         assert!(!format!("{header:?}").contains("eyJ"));
+    }
+}
+
+#[cfg(test)]
+mod claims_tests {
+    use super::*;
+    use base64::Engine as _;
+
+    #[test]
+    fn the_identity_is_read_from_a_jwt_and_nothing_from_an_opaque_token() {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let token = format!(
+            "{}.{}.sig",
+            b64(r#"{"typ":"JWT"}"#),
+            b64(r#"{"appid":"c1","oid":"o1","tid":"t1"}"#)
+        );
+        let claims = AccessToken::new(token, SystemTime::now()).claims().unwrap();
+        assert_eq!(claims.client_id.as_deref(), Some("c1"));
+        assert_eq!(claims.object_id.as_deref(), Some("o1"));
+        assert_eq!(claims.tenant_id.as_deref(), Some("t1"));
+        assert_eq!(AccessToken::new("opaque", SystemTime::now()).claims(), None);
     }
 }

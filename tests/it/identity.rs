@@ -426,3 +426,195 @@ async fn a_refused_token_fails_the_hook_permanently_naming_credential_and_audien
     assert_eq!(service.requests().len(), 2);
     assert!(receiver.requests("/hook").is_empty());
 }
+
+/// Runs `handler ARGS` in `dir` with `env` (and none of the credential variables of this machine),
+/// returning the exit code, stdout and stderr. Asynchronous: the token service runs on this test's
+/// runtime.
+async fn run_handler(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(String, String)],
+) -> (i32, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_handler"));
+    command.current_dir(dir).args(args);
+    for name in [
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "AZURE_CLIENT_ID",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_AUTHORITY_HOST",
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        "AML_EVENTS_HOOKS",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("handler finished within 60 s")
+        .expect("run handler");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `handler check --auth` on a Function App: a token per (credential, audience), shown by identity
+/// (the client id from the token when the file names none), audience and expiry, never the token;
+/// a refused credential is a FAILED line and exit code 1.
+#[tokio::test]
+async fn check_auth_shows_whose_token_for_which_audience_until_when() {
+    use crate::support::token_service::SYSTEM_ASSIGNED_CLIENT_ID;
+    let service = TokenService::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = format!(
+        "{}{}",
+        hook("devops", r#"{ type = "managed_identity" }"#),
+        hook("devops-again", r#"{ type = "managed_identity" }"#),
+    );
+    std::fs::write(dir.path().join("hooks.toml"), hooks).unwrap();
+    let mut env = service.function_app_env();
+    env.push((
+        "HOOK_URL".into(),
+        "https://dev.azure.com/contoso/_apis/x".into(),
+    ));
+    let (code, stdout, stderr) = run_handler(dir.path(), &["check", "--auth"], &env).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(service.requests().len(), 1, "one credential and audience");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("OK"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains("managed_identity (App Service endpoint, system-assigned)")
+            && line.contains(&format!("audience {DEVOPS}"))
+            && line.contains(&format!("client id {SYSTEM_ASSIGNED_CLIENT_ID}"))
+            && line.contains("expires 20")
+            && line.contains("(hooks: devops, devops-again)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 of 1 token(s) obtained"), "{stdout}");
+    service.assert_no_secret_in("stdout", &stdout);
+    service.assert_no_secret_in("stderr", &stderr);
+
+    service.answer(vec![Answer::no_identity()]);
+    let (code, stdout, stderr) = run_handler(dir.path(), &["check", "--auth"], &env).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "FAILED  managed_identity (App Service endpoint, system-assigned) was refused a token"
+        ) && stdout.contains("0 of 1 token(s) obtained"),
+        "{stdout}"
+    );
+}
+
+/// `handler check` (no token requested) reports before deployment what would make `auth` fail: a
+/// workload identity without `AZURE_FEDERATED_TOKEN_FILE` or with a file that is not there, and an
+/// unset `${env:...}` in `auth`.
+#[tokio::test]
+async fn check_reports_a_missing_token_file_and_unset_settings_before_deployment() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |text: &str| std::fs::write(dir.path().join("hooks.toml"), text).unwrap();
+    let base: Vec<(String, String)> = vec![
+        (
+            "HOOK_URL".into(),
+            "https://dev.azure.com/contoso/_apis/x".into(),
+        ),
+        ("AZURE_CLIENT_ID".into(), CLIENT.into()),
+        ("AZURE_TENANT_ID".into(), TENANT.into()),
+    ];
+    write(&hook("aks", r#"{ type = "workload_identity" }"#));
+    let (code, _, stderr) = run_handler(dir.path(), &["check"], &base).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("hook `aks`: key `auth`: auth type `workload_identity` cannot be used: no token file: set `token_file` or AZURE_FEDERATED_TOKEN_FILE"),
+        "{stderr}"
+    );
+    let mut env = base.clone();
+    env.push((
+        "AZURE_FEDERATED_TOKEN_FILE".into(),
+        "/var/run/secrets/azure/tokens/azure-identity-token".into(),
+    ));
+    let (code, _, stderr) = run_handler(dir.path(), &["check"], &env).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "failed to read federated token from file /var/run/secrets/azure/tokens/azure-identity-token"
+        ),
+        "{stderr}"
+    );
+    write(&hook(
+        "sp",
+        &format!(
+            r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
+        ),
+    ));
+    let (code, _, stderr) = run_handler(dir.path(), &["check"], &base).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("hook `sp`: key `auth.secret`: uses ${env:AML_SP_SECRET}, but the setting AML_SP_SECRET is not set"),
+        "{stderr}"
+    );
+}
+
+/// Where `auth` and `resource` may go, and where a token may be sent.
+#[test]
+fn auth_is_validated_with_the_hook() {
+    use aml_events::hooks::config::HooksConfig;
+    let env = |name: &str| (name == "HOOK_URL").then(|| "https://example.test/x".to_owned());
+    let error = |text: &str| {
+        HooksConfig::parse(text, "hooks.toml", &env)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let webhook = |url: &str, extra: &str| {
+        format!("[[hooks]]\nname = \"w\"\naction = \"webhook\"\nurl = \"{url}\"\n{extra}\n")
+    };
+    let mi = r#"auth = { type = "managed_identity" }"#;
+    let mi_devops = format!("{mi}\nresource = \"{DEVOPS}\"");
+    assert_eq!(
+        error(&format!(
+            "[[hooks]]\nname = \"t\"\naction = \"teams\"\nurl = \"${{env:HOOK_URL}}\"\n{mi}\n"
+        )),
+        "hooks.toml: hook `t`: key `auth`: is not used by action `teams`"
+    );
+    let missing = error(&webhook("${env:HOOK_URL}", mi));
+    assert!(
+        missing.starts_with("hooks.toml: hook `w`: key `resource`: is required with `auth` by action `webhook`: the audience of the token, e.g. \"499b84ac-1321-427f-aa17-267ca6975798\" for Azure DevOps"),
+        "{missing}"
+    );
+    assert_eq!(
+        error(&webhook(
+            "${env:HOOK_URL}",
+            "resource = \"https://management.azure.com\""
+        )),
+        "hooks.toml: hook `w`: key `resource`: is the audience of `auth`'s tokens; set `auth` too"
+    );
+    assert_eq!(
+        error(&webhook("http://dev.azure.com/x", &mi_devops)),
+        "hooks.toml: hook `w`: key `url`: must be https with `auth` (a token is sent over http only to a loopback address), not http://dev.azure.com/…"
+    );
+    let unknown = error(&webhook(
+        "${env:HOOK_URL}",
+        &format!("auth = {{ type = \"certificate\" }}\nresource = \"{DEVOPS}\""),
+    ));
+    assert!(
+        unknown.contains("unknown variant `certificate`"),
+        "{unknown}"
+    );
+    for url in [
+        "http://127.0.0.1:7071/x",
+        "http://localhost/x",
+        "https://dev.azure.com/x",
+    ] {
+        let text = webhook(url, &mi_devops);
+        assert!(
+            HooksConfig::parse(&text, "hooks.toml", &env).is_ok(),
+            "{url}"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use super::{ConfigError, DedupeSetting, HooksConfig};
 use crate::hooks::dedupe::{DedupeStore, MemoryStore};
 use crate::hooks::delivery::Transport;
 use crate::hooks::{Dispatcher, Hook};
-use crate::identity::Credentials;
+use crate::identity::{AuthConfig, Credentials, HookAuth, TokenError};
 use std::sync::Arc;
 
 impl HooksConfig {
@@ -34,6 +34,40 @@ impl HooksConfig {
             false => None,
         };
         self.build(Some(transport), credentials)
+    }
+
+    /// One credential handle per distinct (credential, audience) of the hooks with `auth`, with the
+    /// names of the hooks that use it: what `handler check --auth` asks for a token.
+    pub(crate) fn token_checks(&self) -> Result<Vec<(Vec<String>, HookAuth)>, ConfigError> {
+        let Some(credentials) = self.credentials(&self.http_client()?)? else {
+            return Ok(Vec::new());
+        };
+        let mut checks: Vec<(&AuthConfig, Vec<String>, HookAuth)> = Vec::new();
+        for hook in &self.hooks {
+            let Some(auth) = &hook.auth else { continue };
+            if let Some((_, names, _)) = checks.iter_mut().find(|(seen, _, _)| *seen == auth) {
+                names.push(hook.name.clone());
+                continue;
+            }
+            let handle = credentials
+                .handle(auth)
+                .map_err(|e| self.auth_error(&hook.name, &e))?;
+            checks.push((auth, vec![hook.name.clone()], handle));
+        }
+        Ok(checks
+            .into_iter()
+            .map(|(_, names, handle)| (names, handle))
+            .collect())
+    }
+
+    /// A credential that cannot be built, as a configuration error at the hook's `auth`.
+    fn auth_error(&self, hook: &str, error: &TokenError) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            hook: Some(hook.to_owned()),
+            key: Some("auth".into()),
+            message: self.secrets.redact(&error.to_string()),
+        }
     }
 
     fn sends_http(&self) -> bool {
@@ -97,14 +131,11 @@ impl HooksConfig {
         let mut hooks: Vec<Arc<dyn Hook>> = Vec::new();
         for hook in &self.hooks {
             let credential = match (&hook.auth, &credentials) {
-                (Some(auth), Some(credentials)) => {
-                    Some(credentials.handle(auth).map_err(|e| ConfigError {
-                        file: self.file.clone(),
-                        hook: Some(hook.name.clone()),
-                        key: Some("auth".into()),
-                        message: self.secrets.redact(&e.to_string()),
-                    })?)
-                }
+                (Some(auth), Some(credentials)) => Some(
+                    credentials
+                        .handle(auth)
+                        .map_err(|e| self.auth_error(&hook.name, &e))?,
+                ),
                 _ => None,
             };
             hooks.push(Arc::new(hook.with_transport(transport.clone(), credential)) as Arc<dyn Hook>);

@@ -403,12 +403,47 @@ async fn answer(
             }
             Answer::Error { status, body } => return reply(status, &body),
             Answer::Token { lifetime } => {
-                let token = format!("eyJ0eXAiOiJKV1QifQ.test-{:016x}.sig", fastrand::u64(..));
+                let token = jwt(&protocol, &request);
                 state.lock().unwrap().issued.push(token.clone());
                 return reply(200, &protocol.token_body(&request, &token, lifetime));
             }
         }
     }
+}
+
+/// The client id a system-assigned identity's tokens carry here.
+pub const SYSTEM_ASSIGNED_CLIENT_ID: &str = "5e29463d-71da-4fe0-8e69-999b57db23b0";
+/// The tenant every token here is issued in.
+pub const TOKEN_TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// A token shaped as Entra ID's (a JWT whose claims name the identity: `appid`, `oid`, `tid`), unique
+/// by its `uti`, with no valid signature: the handler reads its claims only to show them.
+fn jwt(protocol: &Protocol, request: &TokenRequest) -> String {
+    use base64::Engine as _;
+    let client_id = match protocol {
+        Protocol::Entra => request.form.get("client_id").cloned(),
+        _ => request.query.get("client_id").cloned(),
+    }
+    .unwrap_or_else(|| SYSTEM_ASSIGNED_CLIENT_ID.to_owned());
+    let audience = request
+        .query
+        .get("resource")
+        .or(request.form.get("scope"))
+        .cloned()
+        .unwrap_or_default();
+    let claims = json!({
+        "aud": audience.trim_end_matches("/.default"),
+        "appid": client_id,
+        "oid": "9f2c4b1e-7d3a-4c5e-8b6f-0a1d2e3f4a5b",
+        "tid": TOKEN_TENANT,
+        "uti": format!("{:016x}", fastrand::u64(..)),
+    });
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64(&json!({"typ": "JWT", "alg": "RS256"})),
+        b64(&claims)
+    )
 }
 
 /// Which protocol a path speaks.
