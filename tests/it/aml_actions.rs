@@ -374,6 +374,26 @@ fn the_readme_recipes_pass_handler_check() {
     }
 }
 
+/// `handler ARGS` in the app folder with the test's environment: its stdout and stderr, which must
+/// hold no secret. Awaited (not blocking), so the token service on this thread can answer it.
+async fn run(azure: &Azure, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args(args)
+        .current_dir(azure.dir())
+        .envs(azure.env())
+        .output()
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{args:?}: {text}");
+    azure.tokens.assert_no_secret_in("output", &text);
+    text
+}
+
 /// A fenced block's lines without the indentation of a list item.
 fn dedent(block: &str) -> String {
     let indent = block
@@ -391,7 +411,8 @@ fn dedent(block: &str) -> String {
 }
 
 /// `handler check` lists the Azure ML hooks; `handler send --dry-run` shows the job request (its
-/// address, the job's name, the tags) and fetches no token.
+/// address, the job's name, the tags) and fetches no token; `handler check --auth` fetches one for
+/// each implied audience.
 #[tokio::test]
 async fn check_lists_them_and_a_dry_run_previews_the_requests_without_a_token() {
     let hooks = format!(
@@ -407,23 +428,7 @@ auth = { type = "managed_identity" }
 "#
     );
     let azure = Azure::start(&hooks).await;
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
-            .args(args)
-            .current_dir(azure.dir())
-            .envs(azure.env())
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{args:?}: {text}");
-        azure.tokens.assert_no_secret_in("output", &text);
-        text
-    };
-    let table = run(&["check"]);
+    let table = run(&azure, &["check"]).await;
     let row = |name: &str| {
         table
             .lines()
@@ -445,7 +450,8 @@ auth = { type = "managed_identity" }
     let event = azure.dir().join("event.json");
     std::fs::write(&event, super::support::fixture(RUN_EVENT)).unwrap();
     let preview: Value =
-        serde_json::from_str(&run(&["send", event.to_str().unwrap(), "--dry-run"])).unwrap();
+        serde_json::from_str(&run(&azure, &["send", event.to_str().unwrap(), "--dry-run"]).await)
+            .unwrap();
     let hook = &preview[0]["hooks"][0];
     assert_eq!(hook["action"], "aml_job");
     assert_eq!(hook["method"], "PUT");
@@ -467,6 +473,24 @@ auth = { type = "managed_identity" }
     );
     assert!(azure.tokens.requests().is_empty(), "no token for a dry run");
     assert!(azure.ml.seen("GET").is_empty() && azure.ml.seen("PUT").is_empty());
+    // `check --auth`: one token per audience the actions imply, shown without the token.
+    let auth = run(&azure, &["check", "--auth"]).await;
+    for audience in [ARM, AZURE_ML] {
+        assert!(
+            auth.lines()
+                .any(|l| l.starts_with("OK") && l.contains(&format!("audience {audience}"))),
+            "{auth}"
+        );
+    }
+    assert!(auth.contains("2 of 2 token(s) obtained"), "{auth}");
+    let audiences: Vec<String> = azure
+        .tokens
+        .requests()
+        .iter()
+        .map(|r| r.query["resource"].clone())
+        .collect();
+    assert_eq!(audiences.len(), 2, "{audiences:?}");
+    azure.tokens.assert_no_secret_in("check --auth", &auth);
 }
 
 /// The webhook door (Event Grid posting to the handler directly) runs the same hook: a delivery
