@@ -358,10 +358,17 @@ fn the_readme_recipes_pass_handler_check() {
             }
         }
         std::fs::write(dir.path().join("hooks.toml"), &hooks).unwrap();
+        // The settings a recipe names (`${env:NAME}`) are set, as the app's settings would be.
+        let names: Vec<&str> = hooks
+            .split("${env:")
+            .skip(1)
+            .filter_map(|rest| rest.split('}').next())
+            .collect();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
             .arg("check")
             .current_dir(dir.path())
             .env_remove("AML_EVENTS_HOOKS")
+            .envs(names.iter().map(|n| (*n, "https://example.test/setting")))
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
