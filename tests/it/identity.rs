@@ -618,3 +618,71 @@ fn auth_is_validated_with_the_hook() {
         );
     }
 }
+
+/// A refresh that fails while the token is still valid keeps that token (azure-identity's and MSAL's
+/// behaviour; `azure_identity` alone would fail the hook): the event is delivered with it, and the
+/// next refresh waits azure-identity's 30 s retry delay instead of asking on every event.
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_still_valid_token() {
+    let service = TokenService::start().await;
+    // 200 s: valid, but within the 300 s refresh margin from the start.
+    service.answer(vec![Answer::token(200), Answer::status(503)]);
+    let receiver = Receiver::start().await;
+    let mut env = service.imds_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    let app = spawn_app(
+        &pairs(&env),
+        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
+    )
+    .await;
+    for id in ["keep-1", "keep-2", "keep-3"] {
+        let (status, answer) = json_answer(
+            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    assert_eq!(
+        service.requests().len(),
+        2,
+        "the first token, one failed refresh, then no request within 30 s"
+    );
+    let first = format!("Bearer {}", service.issued()[0]);
+    assert_eq!(
+        bearers(&receiver),
+        vec![first.clone(), first.clone(), first]
+    );
+    let stdout = app.logs().stdout();
+    assert!(
+        stdout.contains("the current token is used until it expires"),
+        "{stdout}"
+    );
+}
+
+/// `handler send --dry-run` says which credential and audience a hook would add, and shows neither
+/// a token (none is fetched) nor the client secret.
+#[test]
+fn a_dry_run_names_the_credential_and_audience_but_no_secret() {
+    use aml_events::hooks::config::HooksConfig;
+    let env = |name: &str| match name {
+        "HOOK_URL" => Some("https://dev.azure.com/contoso/_apis/x".to_owned()),
+        "AML_SP_SECRET" => Some("sp-secret-value~42".to_owned()),
+        _ => None,
+    };
+    let auth = format!(
+        r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
+    );
+    let hooks = format!(
+        "{}body = '{{\"note\": \"${{env:AML_SP_SECRET}}\"}}'\n",
+        hook("devops", &auth)
+    );
+    let config = HooksConfig::parse(&hooks, "hooks.toml", &env).unwrap();
+    let out = aml_events::cli::dry_run(&[event("dry-1")], &config).unwrap();
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        shown[0]["hooks"][0]["auth"],
+        format!("client_secret token for {DEVOPS} in `Authorization`")
+    );
+    assert!(!out.contains("sp-secret-value"), "{out}");
+}

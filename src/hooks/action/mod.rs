@@ -154,6 +154,10 @@ pub(crate) struct Preview {
     /// Header names (values are not shown: they usually hold tokens).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) headers: Vec<String>,
+    /// With `auth`: the credential type and the audience of the token that would be added as
+    /// `Authorization` (no token is fetched for a preview).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) auth: Option<String>,
     /// The message: JSON for HTTP and output actions, a string for log.
     pub(crate) payload: Value,
 }
@@ -281,6 +285,13 @@ impl ConfiguredHook {
                 .as_ref()
                 .map(|o| o.headers.keys().map(|k| k.to_string()).collect())
                 .unwrap_or_default(),
+            auth: self.auth.as_ref().map(|a| {
+                format!(
+                    "{} token for {} in `Authorization`",
+                    a.spec.type_name(),
+                    a.audience
+                )
+            }),
             payload,
         };
         Ok((preview, outgoing))
