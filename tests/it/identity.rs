@@ -686,3 +686,51 @@ fn a_dry_run_names_the_credential_and_audience_but_no_secret() {
     );
     assert!(!out.contains("sp-secret-value"), "{out}");
 }
+
+/// The `hooks.toml` block of a README section (the first ```toml block after `heading`).
+fn readme_toml(heading: &str) -> String {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has {heading}"));
+    let rest = &readme[start..];
+    let block = rest.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = rest[block..].find("```").expect("the block ends") + block;
+    rest[block..end].to_owned()
+}
+
+/// README's Azure DevOps recipe passes `handler check`, and its dry run adds the managed identity's
+/// token for Azure DevOps.
+#[tokio::test]
+async fn the_readme_azure_devops_recipe_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hooks.toml"),
+        readme_toml("### Recipe: run an Azure DevOps pipeline when a model is registered"),
+    )
+    .unwrap();
+    let env: Vec<(String, String)> = [
+        ("ADO_ORG", "contoso"),
+        ("ADO_PROJECT", "churn"),
+        ("ADO_PIPELINE_ID", "42"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let (code, stdout, stderr) = run_handler(dir.path(), &["check"], &env).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("model-to-devops  ModelRegistered  webhook  https://dev.azure.com/…"),
+        "{stdout}"
+    );
+    let mut candidate = event("candidate-1");
+    candidate["data"]["ModelTags"]["stage"] = json!("candidate");
+    std::fs::write(dir.path().join("event.json"), candidate.to_string()).unwrap();
+    let (code, stdout, stderr) =
+        run_handler(dir.path(), &["send", "event.json", "--dry-run"], &env).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("managed_identity token for 499b84ac-1321-427f-aa17-267ca6975798"),
+        "{stdout}"
+    );
+}
