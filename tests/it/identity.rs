@@ -322,7 +322,7 @@ async fn fifty_concurrent_events_share_one_token_request() {
 #[tokio::test]
 async fn an_unavailable_token_endpoint_retries_the_hook_and_answers_500() {
     let service = TokenService::start().await;
-    service.answer(vec![Answer::status(503), Answer::status(503)]);
+    service.answer(vec![Answer::status(503), Answer::status(429)]);
     let receiver = Receiver::start().await;
     let mut env = service.imds_env();
     env.push(("HOOK_URL".into(), receiver.url("/hook")));
@@ -342,7 +342,7 @@ async fn an_unavailable_token_endpoint_retries_the_hook_and_answers_500() {
             && stderr.contains(
                 "could not get a token for audience `499b84ac-1321-427f-aa17-267ca6975798`"
             )
-            && stderr.contains("503 Service Unavailable"),
+            && stderr.contains("429 Too Many Requests"),
         "{stderr}"
     );
     drop(app);
@@ -361,6 +361,28 @@ async fn an_unavailable_token_endpoint_retries_the_hook_and_answers_500() {
     assert_eq!(status, 500, "{answer}");
     assert!(
         app.logs().stderr().contains("could not connect"),
+        "{}",
+        app.logs().stderr()
+    );
+    drop(app);
+    // An endpoint that does not answer within the attempt's `timeout_ms`: the same.
+    service.answer(vec![
+        Answer::delayed(Duration::from_secs(30), Answer::token(3600)),
+        Answer::delayed(Duration::from_secs(30), Answer::token(3600)),
+    ]);
+    let mut env = service.imds_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    let slow = format!("{hooks}timeout_ms = 300\n");
+    let app = spawn_app(&pairs(&env), Some(&slow)).await;
+    let (status, answer) = json_answer(
+        app.invoke(FUNCTION, "down-3", invocation(&event("down-3")).to_string())
+            .await,
+    )
+    .await;
+    assert_eq!(status, 500, "{answer}");
+    assert_eq!(service.requests().len(), 4, "two more attempts");
+    assert!(
+        app.logs().stderr().contains("no answer within 300 ms"),
         "{}",
         app.logs().stderr()
     );
