@@ -652,6 +652,38 @@ mod tests {
     }
 
     #[test]
+    fn identity_variables_are_read_with_azure_identity_names_and_secrets_hidden() {
+        let s = settings(&[
+            ("AZURE_CLIENT_ID", " c1 "),
+            ("AZURE_TENANT_ID", "t1"),
+            ("AZURE_CLIENT_SECRET", "sp-s3cret"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"),
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:41000/msi/token"),
+            ("IDENTITY_HEADER", "idh-s3cret"),
+            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", ""),
+            ("AML_EVENTS_EXTRA_CA_CERTS", "/etc/ssl/proxy-ca.pem"),
+        ])
+        .unwrap();
+        let id = &s.identity;
+        assert_eq!(id.client_id.as_deref(), Some("c1"));
+        assert_eq!(id.tenant_id.as_deref(), Some("t1"));
+        assert_eq!(id.pod_identity_authority_host, None, "blank is unset");
+        assert_eq!(
+            id.extra_ca_certificates.as_deref(),
+            Some(std::path::Path::new("/etc/ssl/proxy-ca.pem"))
+        );
+        assert_eq!(
+            id.secrets().collect::<Vec<_>>(),
+            ["sp-s3cret", "idh-s3cret"]
+        );
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("/var/run/token"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn lookups_serve_env_references_in_the_hooks_file() {
         let s = settings(&[("TEAMS_URL", "https://example.invalid/x")]).unwrap();
         assert_eq!(

@@ -77,115 +77,45 @@ impl Credential {
         settings: &IdentitySettings,
         transport: &ReqwestTransport,
     ) -> Result<Self, TokenError> {
-        let type_name = spec.type_name();
-        let refuse = |reason: String, remedy: &str| TokenError::Unusable {
-            credential: type_name.to_owned(),
+        let unusable = |reason: String, remedy: &str| TokenError::Unusable {
+            credential: spec.type_name().to_owned(),
             reason,
             remedy: remedy.to_owned(),
         };
         let resolved =
-            resolve(spec, settings).map_err(|(reason, remedy)| refuse(reason, remedy))?;
-        let prefix = match spec {
-            AuthSpec::Default => "default → ",
-            _ => "",
-        };
+            resolve(spec, settings).map_err(|(reason, remedy)| unusable(reason, remedy))?;
         let options = ClientOptions {
             transport: Some(Transport::new(Arc::new(transport.clone()))),
             // The hook's own retries and deadline decide: a token request is one attempt of it.
             retry: RetryOptions::none(),
             cloud: Some(Arc::new(
-                cloud(settings).map_err(|r| refuse(r, AUTHORITY_REMEDY))?,
+                cloud(settings).map_err(|r| unusable(r, AUTHORITY_REMEDY))?,
             )),
             ..ClientOptions::default()
         };
-        let azure_error =
-            |e: azure_core::Error, remedy: &str| refuse(first_line(&e.to_string()), remedy);
-        let (inner, kind, description, client_id): (Arc<dyn TokenCredential>, _, _, _) =
-            match resolved {
-                Resolved::Managed { client_id } => {
-                    let kind = if settings.identity_endpoint.is_some()
-                        && settings.identity_header.is_some()
-                    {
-                        CredentialKind::AppService
-                    } else {
-                        CredentialKind::Imds
-                    };
-                    let source = match (kind, &settings.pod_identity_authority_host) {
-                        (CredentialKind::AppService, _) => "App Service endpoint".to_owned(),
-                        (_, Some(host)) => format!("instance metadata service at {host}"),
-                        _ => "instance metadata service".to_owned(),
-                    };
-                    let who = client_id.as_ref().map_or_else(
-                        || "system-assigned".to_owned(),
-                        |id| format!("client id {id}"),
-                    );
-                    let credential =
-                        ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-                            user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                            client_options: options,
-                        }))
-                        .map_err(|e| azure_error(e, MANAGED_REMEDY))?;
-                    (
-                        credential as Arc<dyn TokenCredential>,
-                        kind,
-                        format!("{prefix}managed_identity ({source}, {who})"),
-                        client_id,
-                    )
-                }
-                Resolved::Workload {
-                    client_id,
-                    tenant_id,
-                    token_file,
-                } => {
-                    let credential =
-                        WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                            credential_options: ClientAssertionCredentialOptions {
-                                client_options: options,
-                            },
-                            client_id: Some(client_id.clone()),
-                            tenant_id: Some(tenant_id.clone()),
-                            token_file_path: Some(token_file),
-                        }))
-                        .map_err(|e| azure_error(e, WORKLOAD_REMEDY))?;
-                    (
-                        credential as Arc<dyn TokenCredential>,
-                        CredentialKind::WorkloadIdentity,
-                        format!(
-                            "{prefix}workload_identity (client id {client_id}, tenant {tenant_id})"
-                        ),
-                        Some(client_id),
-                    )
-                }
-                Resolved::Secret {
-                    tenant_id,
-                    client_id,
-                    secret,
-                } => {
-                    let credential = ClientSecretCredential::new(
-                        &tenant_id,
-                        client_id.clone(),
-                        Secret::new(secret),
-                        Some(ClientSecretCredentialOptions {
-                            client_options: options,
-                        }),
-                    )
-                    .map_err(|e| azure_error(e, SECRET_REMEDY))?;
-                    (
-                        credential as Arc<dyn TokenCredential>,
-                        CredentialKind::ClientSecret,
-                        format!(
-                            "{prefix}client_secret (client id {client_id}, tenant {tenant_id})"
-                        ),
-                        Some(client_id),
-                    )
-                }
-            };
-        Ok(Self {
-            inner,
-            kind,
-            description,
-            client_id,
-        })
+        let mut credential = match resolved {
+            Resolved::Managed { client_id } => managed(client_id, settings, options),
+            Resolved::Workload {
+                client_id,
+                tenant_id,
+                token_file,
+            } => workload(client_id, tenant_id, token_file, options),
+            Resolved::Secret {
+                tenant_id,
+                client_id,
+                secret,
+            } => client_secret(tenant_id, client_id, secret, options),
+        }
+        .map_err(|e| {
+            unusable(
+                first_line(&e.to_string()),
+                remedy(spec_kind(spec, settings)),
+            )
+        })?;
+        if *spec == AuthSpec::Default {
+            credential.description = format!("default → {}", credential.description);
+        }
+        Ok(credential)
     }
 
     /// How messages and `check --auth` name it.
@@ -194,7 +124,6 @@ impl Credential {
     }
 
     /// The client id, when known from the configuration.
-    #[allow(dead_code)]
     pub(crate) fn client_id(&self) -> Option<&str> {
         self.client_id.as_deref()
     }
@@ -288,12 +217,106 @@ impl Credential {
     }
 
     fn remedy(&self) -> &'static str {
-        match self.kind {
-            CredentialKind::AppService | CredentialKind::Imds => MANAGED_REMEDY,
-            CredentialKind::WorkloadIdentity => WORKLOAD_REMEDY,
-            CredentialKind::ClientSecret => SECRET_REMEDY,
-        }
+        remedy(self.kind)
     }
+}
+
+/// What to configure when a credential of `kind` is refused.
+fn remedy(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::AppService | CredentialKind::Imds => MANAGED_REMEDY,
+        CredentialKind::WorkloadIdentity => WORKLOAD_REMEDY,
+        CredentialKind::ClientSecret => SECRET_REMEDY,
+    }
+}
+
+/// The kind a spec resolves to, for the remedy of a credential that cannot be built.
+fn spec_kind(spec: &AuthSpec, settings: &IdentitySettings) -> CredentialKind {
+    match resolve(spec, settings) {
+        Ok(Resolved::Workload { .. }) => CredentialKind::WorkloadIdentity,
+        Ok(Resolved::Secret { .. }) => CredentialKind::ClientSecret,
+        _ => managed_kind(settings),
+    }
+}
+
+/// The managed-identity source `azure_identity` picks: the App Service endpoint when both of its
+/// variables are set, else the instance metadata service.
+fn managed_kind(settings: &IdentitySettings) -> CredentialKind {
+    if settings.identity_endpoint.is_some() && settings.identity_header.is_some() {
+        CredentialKind::AppService
+    } else {
+        CredentialKind::Imds
+    }
+}
+
+/// A managed identity: system-assigned, or user-assigned by `client_id`.
+fn managed(
+    client_id: Option<String>,
+    settings: &IdentitySettings,
+    client_options: ClientOptions,
+) -> azure_core::Result<Credential> {
+    let kind = managed_kind(settings);
+    let source = match (kind, &settings.pod_identity_authority_host) {
+        (CredentialKind::AppService, _) => "App Service endpoint".to_owned(),
+        (_, Some(host)) => format!("instance metadata service at {host}"),
+        _ => "instance metadata service".to_owned(),
+    };
+    let who = client_id.as_ref().map_or_else(
+        || "system-assigned".to_owned(),
+        |id| format!("client id {id}"),
+    );
+    let inner = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+        user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
+        client_options,
+    }))?;
+    Ok(Credential {
+        inner,
+        kind,
+        description: format!("managed_identity ({source}, {who})"),
+        client_id,
+    })
+}
+
+/// Workload identity federation with the given ids and token file.
+fn workload(
+    client_id: String,
+    tenant_id: String,
+    token_file: PathBuf,
+    client_options: ClientOptions,
+) -> azure_core::Result<Credential> {
+    let inner = WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+        credential_options: ClientAssertionCredentialOptions { client_options },
+        client_id: Some(client_id.clone()),
+        tenant_id: Some(tenant_id.clone()),
+        token_file_path: Some(token_file),
+    }))?;
+    Ok(Credential {
+        inner,
+        kind: CredentialKind::WorkloadIdentity,
+        description: format!("workload_identity (client id {client_id}, tenant {tenant_id})"),
+        client_id: Some(client_id),
+    })
+}
+
+/// A client secret of an app registration.
+fn client_secret(
+    tenant_id: String,
+    client_id: String,
+    secret: String,
+    client_options: ClientOptions,
+) -> azure_core::Result<Credential> {
+    let inner = ClientSecretCredential::new(
+        &tenant_id,
+        client_id.clone(),
+        Secret::new(secret),
+        Some(ClientSecretCredentialOptions { client_options }),
+    )?;
+    Ok(Credential {
+        inner,
+        kind: CredentialKind::ClientSecret,
+        description: format!("client_secret (client id {client_id}, tenant {tenant_id})"),
+        client_id: Some(client_id),
+    })
 }
 
 const MANAGED_REMEDY: &str = "turn on the resource's system-assigned identity, or assign the user-assigned identity to it and set `client_id` to its client id";

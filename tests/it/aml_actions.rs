@@ -471,12 +471,14 @@ auth = { type = "managed_identity" }
         hook["payload"]["properties"]["tags"]["aml_events.hook"],
         "retrain-on-breach"
     );
-    assert!(
-        hook["headers"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("authorization")),
-        "{hook}"
+    assert_eq!(
+        hook["auth"],
+        "managed_identity token for https://management.azure.com in `Authorization`"
+    );
+    assert_eq!(
+        preview[0]["hooks"].as_array().unwrap().len(),
+        1,
+        "{preview}"
     );
     assert!(azure.tokens.requests().is_empty(), "no token for a dry run");
     assert!(azure.ml.seen("GET").is_empty() && azure.ml.seen("PUT").is_empty());

@@ -322,7 +322,7 @@ async fn fifty_concurrent_events_share_one_token_request() {
 #[tokio::test]
 async fn an_unavailable_token_endpoint_retries_the_hook_and_answers_500() {
     let service = TokenService::start().await;
-    service.answer(vec![Answer::status(503), Answer::status(503)]);
+    service.answer(vec![Answer::status(503), Answer::status(429)]);
     let receiver = Receiver::start().await;
     let mut env = service.imds_env();
     env.push(("HOOK_URL".into(), receiver.url("/hook")));
@@ -342,7 +342,7 @@ async fn an_unavailable_token_endpoint_retries_the_hook_and_answers_500() {
             && stderr.contains(
                 "could not get a token for audience `499b84ac-1321-427f-aa17-267ca6975798`"
             )
-            && stderr.contains("503 Service Unavailable"),
+            && stderr.contains("429 Too Many Requests"),
         "{stderr}"
     );
     drop(app);
@@ -361,6 +361,28 @@ async fn an_unavailable_token_endpoint_retries_the_hook_and_answers_500() {
     assert_eq!(status, 500, "{answer}");
     assert!(
         app.logs().stderr().contains("could not connect"),
+        "{}",
+        app.logs().stderr()
+    );
+    drop(app);
+    // An endpoint that does not answer within the attempt's `timeout_ms`: the same.
+    service.answer(vec![
+        Answer::delayed(Duration::from_secs(30), Answer::token(3600)),
+        Answer::delayed(Duration::from_secs(30), Answer::token(3600)),
+    ]);
+    let mut env = service.imds_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    let slow = format!("{hooks}timeout_ms = 300\n");
+    let app = spawn_app(&pairs(&env), Some(&slow)).await;
+    let (status, answer) = json_answer(
+        app.invoke(FUNCTION, "down-3", invocation(&event("down-3")).to_string())
+            .await,
+    )
+    .await;
+    assert_eq!(status, 500, "{answer}");
+    assert_eq!(service.requests().len(), 4, "two more attempts");
+    assert!(
+        app.logs().stderr().contains("no answer within 300 ms"),
         "{}",
         app.logs().stderr()
     );
@@ -617,4 +639,120 @@ fn auth_is_validated_with_the_hook() {
             "{url}"
         );
     }
+}
+
+/// A refresh that fails while the token is still valid keeps that token (azure-identity's and MSAL's
+/// behaviour; `azure_identity` alone would fail the hook): the event is delivered with it, and the
+/// next refresh waits azure-identity's 30 s retry delay instead of asking on every event.
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_still_valid_token() {
+    let service = TokenService::start().await;
+    // 200 s: valid, but within the 300 s refresh margin from the start.
+    service.answer(vec![Answer::token(200), Answer::status(503)]);
+    let receiver = Receiver::start().await;
+    let mut env = service.imds_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    let app = spawn_app(
+        &pairs(&env),
+        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
+    )
+    .await;
+    for id in ["keep-1", "keep-2", "keep-3"] {
+        let (status, answer) = json_answer(
+            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    assert_eq!(
+        service.requests().len(),
+        2,
+        "the first token, one failed refresh, then no request within 30 s"
+    );
+    let first = format!("Bearer {}", service.issued()[0]);
+    assert_eq!(
+        bearers(&receiver),
+        vec![first.clone(), first.clone(), first]
+    );
+    let stdout = app.logs().stdout();
+    assert!(
+        stdout.contains("the current token is used until it expires"),
+        "{stdout}"
+    );
+}
+
+/// `handler send --dry-run` says which credential and audience a hook would add, and shows neither
+/// a token (none is fetched) nor the client secret.
+#[test]
+fn a_dry_run_names_the_credential_and_audience_but_no_secret() {
+    use aml_events::hooks::config::HooksConfig;
+    let env = |name: &str| match name {
+        "HOOK_URL" => Some("https://dev.azure.com/contoso/_apis/x".to_owned()),
+        "AML_SP_SECRET" => Some("sp-secret-value~42".to_owned()),
+        _ => None,
+    };
+    let auth = format!(
+        r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
+    );
+    let hooks = format!(
+        "{}body = '{{\"note\": \"${{env:AML_SP_SECRET}}\"}}'\n",
+        hook("devops", &auth)
+    );
+    let config = HooksConfig::parse(&hooks, "hooks.toml", &env).unwrap();
+    let out = aml_events::cli::dry_run(&[event("dry-1")], &config).unwrap();
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        shown[0]["hooks"][0]["auth"],
+        format!("client_secret token for {DEVOPS} in `Authorization`")
+    );
+    assert!(!out.contains("sp-secret-value"), "{out}");
+}
+
+/// The `hooks.toml` block of a README section (the first ```toml block after `heading`).
+fn readme_toml(heading: &str) -> String {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has {heading}"));
+    let rest = &readme[start..];
+    let block = rest.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = rest[block..].find("```").expect("the block ends") + block;
+    rest[block..end].to_owned()
+}
+
+/// README's Azure DevOps recipe passes `handler check`, and its dry run adds the managed identity's
+/// token for Azure DevOps.
+#[tokio::test]
+async fn the_readme_azure_devops_recipe_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hooks.toml"),
+        readme_toml("### Recipe: run an Azure DevOps pipeline when a model is registered"),
+    )
+    .unwrap();
+    let env: Vec<(String, String)> = [
+        ("ADO_ORG", "contoso"),
+        ("ADO_PROJECT", "churn"),
+        ("ADO_PIPELINE_ID", "42"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let (code, stdout, stderr) = run_handler(dir.path(), &["check"], &env).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("model-to-devops  ModelRegistered  webhook  https://dev.azure.com/…"),
+        "{stdout}"
+    );
+    let mut candidate = event("candidate-1");
+    candidate["data"]["ModelTags"]["stage"] = json!("candidate");
+    std::fs::write(dir.path().join("event.json"), candidate.to_string()).unwrap();
+    let (code, stdout, stderr) =
+        run_handler(dir.path(), &["send", "event.json", "--dry-run"], &env).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("managed_identity token for 499b84ac-1321-427f-aa17-267ca6975798"),
+        "{stdout}"
+    );
 }

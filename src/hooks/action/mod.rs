@@ -181,6 +181,10 @@ pub(crate) struct Preview {
     /// Header names (values are not shown: they usually hold tokens).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) headers: Vec<String>,
+    /// With `auth`: the credential type and the audience of the token that would be added as
+    /// `Authorization` (no token is fetched for a preview).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) auth: Option<String>,
     /// The message: JSON for HTTP and output actions, a string for log.
     pub(crate) payload: Value,
 }
@@ -348,20 +352,13 @@ impl ConfiguredHook {
         event: &Event<MlEvent>,
     ) -> Result<(Preview, Option<Outgoing>), HookError> {
         let (payload, outgoing) = self.message(event)?;
-        let mut headers: Vec<String> = outgoing
+        let headers: Vec<String> = outgoing
             .as_ref()
             .map(|o| o.headers.keys().map(|k| k.to_string()).collect())
             .unwrap_or_default();
         let destination = match (&self.action, &outgoing) {
             // The job's own address: it names no secret and says which job a redelivery finds.
-            (Action::AmlJob(_), Some(request)) => {
-                headers.push("authorization".to_owned());
-                request.url.to_string()
-            }
-            (Action::AmlBatch(_), _) => {
-                headers.push("authorization".to_owned());
-                self.destination()
-            }
+            (Action::AmlJob(_), Some(request)) => request.url.to_string(),
             _ => self.destination(),
         };
         let preview = Preview {
@@ -370,6 +367,13 @@ impl ConfiguredHook {
             destination,
             method: outgoing.as_ref().map(|o| o.method.to_string()),
             headers,
+            auth: self.auth.as_ref().map(|a| {
+                format!(
+                    "{} token for {} in `Authorization`",
+                    a.spec.type_name(),
+                    a.audience
+                )
+            }),
             payload,
         };
         Ok((preview, outgoing))
