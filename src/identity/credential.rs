@@ -93,6 +93,16 @@ impl Credential {
             )),
             ..ClientOptions::default()
         };
+        if let (Resolved::Managed { .. }, Some(host)) =
+            (&resolved, &settings.pod_identity_authority_host)
+        {
+            if reqwest::Url::parse(host).map_or(true, |u| !u.has_host()) {
+                return Err(unusable(
+                    format!("AZURE_POD_IDENTITY_AUTHORITY_HOST {host:?} is not a URL"),
+                    "set it to the metadata service's address, such as http://127.0.0.1:2579, or unset it",
+                ));
+            }
+        }
         let mut credential = match resolved {
             Resolved::Managed { client_id } => managed(client_id, settings, options),
             Resolved::Workload {
@@ -514,6 +524,22 @@ mod tests {
         assert_eq!(
             describe_answer(StatusCode::from(503), b"busy"),
             "the token endpoint answered 503 Service Unavailable"
+        );
+    }
+
+    #[test]
+    fn a_pod_identity_host_that_is_not_a_url_is_refused() {
+        let transport = ReqwestTransport::new(reqwest::Client::new(), None);
+        let mut s = settings();
+        s.pod_identity_authority_host = Some("127.0.0.1:2579".into());
+        let spec = AuthSpec::ManagedIdentity { client_id: None };
+        let e = Credential::build(&spec, &s, &transport).unwrap_err();
+        assert!(e.to_string().contains("is not a URL"), "{e}");
+        s.pod_identity_authority_host = Some("http://127.0.0.1:2579".into());
+        let built = Credential::build(&spec, &s, &transport).unwrap();
+        assert_eq!(
+            built.describe(),
+            "managed_identity (instance metadata service at http://127.0.0.1:2579, system-assigned)"
         );
     }
 
