@@ -429,7 +429,7 @@ async fn check_lists_them_and_a_dry_run_previews_the_requests_without_a_token() 
 name = "score-new-model"
 events = ["ModelRegistered"]
 action = "aml_batch_endpoint"
-url = "https://churn-batch.eastus.inference.ml.azure.com/jobs"
+url = "https://churn-batch.eastus.inference.ml.azure.com"
 body = '{"properties": {"InputData": {}}}'
 auth = { type = "managed_identity" }
 "#
@@ -678,6 +678,45 @@ mod config {
             let err = check(&hooks).unwrap_err();
             assert!(err.contains(expected), "{err}\n--- expected: {expected}");
         }
+    }
+
+    /// A scoring URI written in the file is no secret (it holds no credential), so `check` shows its
+    /// host even when it has no path; one from `${env:...}` is a secret like every setting.
+    #[test]
+    fn a_scoring_uri_is_shown_unless_it_comes_from_a_setting() {
+        let hook = |url: &str| {
+            format!("[[hooks]]\nname = \"score\"\nevents = [\"ModelRegistered\"]\naction = \"aml_batch_endpoint\"\nauth = {{ type = \"managed_identity\" }}\nurl = \"{url}\"\nbody = '{{\"properties\": {{}}}}'\n")
+        };
+        let env = |name: &str| {
+            (name == "SCORING_URI")
+                .then(|| "https://secret-ep.eastus.inference.ml.azure.com/jobs".to_owned())
+        };
+        let shown = HooksConfig::parse(
+            &hook("https://churn.eastus.inference.ml.azure.com"),
+            "hooks.toml",
+            &env,
+        )
+        .unwrap();
+        assert!(
+            shown
+                .table()
+                .contains("https://churn.eastus.inference.ml.azure.com/…"),
+            "{}",
+            shown.table()
+        );
+        assert_eq!(
+            shown
+                .secrets
+                .redact("https://churn.eastus.inference.ml.azure.com"),
+            "https://churn.eastus.inference.ml.azure.com"
+        );
+        let hidden = HooksConfig::parse(&hook("${env:SCORING_URI}"), "hooks.toml", &env).unwrap();
+        assert_eq!(
+            hidden
+                .secrets
+                .redact("https://secret-ep.eastus.inference.ml.azure.com/jobs"),
+            "[redacted]"
+        );
     }
 
     /// A Resource Manager address over plain http to another host would carry the token in clear:

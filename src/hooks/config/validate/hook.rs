@@ -60,6 +60,11 @@ impl Validator<'_> {
             Some(text) => Some(self.url(h, text)?),
             None => None,
         };
+        if url.is_some() && raw.action == ActionKind::AmlBatchEndpoint {
+            // A scoring URI carries no credential (batch endpoints take only Entra ID tokens), so
+            // `check` and the logs may show its host; a value from `${env:...}` stays a secret.
+            self.secrets.pop();
+        }
         let policy = self.policy(h, &raw, deadline)?;
         let auth = self.auth(h, &raw)?;
         if auth.is_none() && raw.action.needs_auth() {
