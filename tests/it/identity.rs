@@ -398,11 +398,10 @@ async fn a_refused_token_fails_the_hook_permanently_naming_credential_and_audien
     let receiver = Receiver::start().await;
     let mut env = service.imds_env();
     env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    let app = spawn_app(
-        &pairs(&env),
-        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
-    )
-    .await;
+    env.push(("AZURE_CLIENT_ID".into(), CLIENT.into()));
+    // A client id from the settings is an identifier, shown (not redacted as a secret would be).
+    let user_assigned = r#"{ type = "managed_identity", client_id = "${env:AZURE_CLIENT_ID}" }"#;
+    let app = spawn_app(&pairs(&env), Some(&hook("devops", user_assigned))).await;
     let (status, answer) = json_answer(
         app.invoke(FUNCTION, "no-mi", invocation(&event("no-mi")).to_string())
             .await,
@@ -412,7 +411,10 @@ async fn a_refused_token_fails_the_hook_permanently_naming_credential_and_audien
     let logs = answer["Logs"].to_string();
     assert!(
         logs.contains("hook devops failed permanently")
-            && logs.contains("managed_identity (instance metadata service")
+            && logs.contains(&format!(
+                "managed_identity (instance metadata service at {}, client id {CLIENT})",
+                service.http_base
+            ))
             && logs.contains(
                 "was refused a token for audience `499b84ac-1321-427f-aa17-267ca6975798`"
             )

@@ -5,7 +5,7 @@ use super::{Draft, Validator};
 use crate::event::{EventKind, RunStatus};
 use crate::hooks::action::{Action, ActionKind, Webhook};
 use crate::hooks::config::file::{OnPermanentFailure, RawHook, RawWhen};
-use crate::hooks::config::substitute::Insert;
+use crate::hooks::config::substitute::{substitute, Insert};
 use crate::hooks::config::ConfigError;
 use crate::hooks::delivery::RetryPolicy;
 use crate::hooks::rule::Rule;
@@ -249,16 +249,17 @@ impl Validator<'_> {
         let mut spec = spec.clone();
         for (field, value) in spec.fields_mut() {
             let key = format!("auth.{field}");
-            *value = self.substitute(value, h, &key, Insert::Plain)?;
+            *value = match field {
+                "secret" => self.substitute(value, h, &key, Insert::Plain)?,
+                _ => self.identifier(value, h, &key)?,
+            };
             if value.trim().is_empty() {
                 return Err(self.err(h, Some(&key), "is empty"));
             }
         }
         if let Some(path) = spec.token_file_mut() {
             let text = path.to_string_lossy().into_owned();
-            *path = self
-                .substitute(&text, h, "auth.token_file", Insert::Plain)?
-                .into();
+            *path = self.identifier(&text, h, "auth.token_file")?.into();
         }
         if let Some(secret) = spec.secret() {
             self.secrets.push(secret.to_owned());
@@ -270,7 +271,7 @@ impl Validator<'_> {
             }
         }
         let audience = match (&raw.resource, raw.action.implied_audience()) {
-            (Some(resource), _) => self.substitute(resource.trim(), h, "resource", Insert::Plain)?,
+            (Some(resource), _) => self.identifier(resource.trim(), h, "resource")?,
             (None, Some(implied)) => implied.to_owned(),
             (None, None) => {
                 return Err(self.err(
@@ -293,6 +294,13 @@ impl Validator<'_> {
             ));
         }
         Ok(Some(AuthConfig { spec, audience }))
+    }
+
+    /// `${env:...}` resolved in an identifier of `auth` (a client or tenant id, a path, the
+    /// audience): shown on purpose, by `check --auth` and in errors, so not added to the secrets.
+    fn identifier(&self, text: &str, h: Option<&str>, key: &str) -> Result<String, ConfigError> {
+        substitute(text, Insert::Plain, self.env, &mut Vec::new())
+            .map_err(|e| self.err(h, Some(key), e.to_string()))
     }
 
     /// A hook with `auth` sends its token only over https, or to a loopback address (tests, local
