@@ -5,7 +5,7 @@
 use crate::door::functions::FunctionsDoor;
 use crate::door::webhook::{WebhookDoor, WebhookSetupError};
 use crate::door::Doors;
-use crate::hooks::action::ActionKind;
+use crate::hooks::action::{ActionKind, AzureEndpoints};
 use crate::hooks::config::{ConfigError, HooksConfig};
 use crate::hooks::Hook;
 use crate::pipeline::Pipeline;
@@ -85,11 +85,11 @@ impl AppBuilder {
     pub fn build(self) -> Result<App, StartupError> {
         let settings = self.settings;
         let mut config = match self.config {
-            Some(config) => config,
+            Some(config) => config.with_azure(azure_endpoints(&settings))?,
             None => load_hooks(&settings)?,
         };
         config.settings.dedupe_max_records = settings.dedupe_max_records;
-        config.set_studio(&settings.studio_url);
+        config.settings.identity = settings.identity.clone();
         let mut dispatcher = config.dispatcher()?;
         for hook in self.extra {
             dispatcher = dispatcher.with_hook(hook);
@@ -172,14 +172,22 @@ fn serves_invocations(settings: &Settings, webhook_protected: bool) -> bool {
 }
 
 /// Loads the hooks file the settings name, with `${env:...}` served by the settings.
+/// The Azure ML actions get the settings' Azure addresses here.
 pub fn load_hooks(settings: &Settings) -> Result<HooksConfig, ConfigError> {
-    let mut config = HooksConfig::load_with(
+    let config = HooksConfig::load_with(
         settings.hooks_file.as_deref(),
         &|name| settings.lookup(name),
         settings.dedupe.as_deref(),
     )?;
-    config.set_studio(&settings.studio_url);
-    Ok(config)
+    config.with_azure(azure_endpoints(settings))
+}
+
+/// The settings' Azure addresses in the hooks' terms.
+fn azure_endpoints(settings: &Settings) -> AzureEndpoints {
+    AzureEndpoints {
+        arm: settings.azure.arm_endpoint.clone(),
+        studio: settings.azure.studio_url.clone(),
+    }
 }
 
 /// The assembled application: the doors (what every request needs) and the settings it was built

@@ -33,6 +33,7 @@ pub mod cli;
 pub mod door;
 pub mod event;
 pub mod hooks;
+pub(crate) mod identity;
 pub mod pipeline;
 pub mod samples;
 pub mod server;

@@ -8,8 +8,11 @@
 //! [`VARIABLES`] lists every variable with its meaning and default; README's configuration table is
 //! tested against it, and [`Settings::from_vars`] reads exactly those names.
 
+mod identity;
 mod raw;
 mod variables;
+
+pub use identity::IdentitySettings;
 
 pub use variables::{markdown_table, Variable, VARIABLES};
 
@@ -120,6 +123,30 @@ impl Default for WebhookSettings {
     }
 }
 
+/// Where the Azure ML actions send and link: the cloud's addresses (public Azure by default;
+/// sovereign clouds and tests set others).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureSettings {
+    /// Azure Resource Manager (`AML_EVENTS_ARM_ENDPOINT`): where `aml_job` creates jobs. A token goes
+    /// there, so only https, or http to a loopback address (tests, local emulators).
+    pub arm_endpoint: url::Url,
+    /// Azure ML studio (`AML_EVENTS_STUDIO_URL`): what Teams and Slack messages link to, and the
+    /// base of job links when an answer carries none.
+    pub studio_url: StudioBase,
+}
+
+/// Public Azure's Resource Manager.
+pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
+
+impl Default for AzureSettings {
+    fn default() -> Self {
+        Self {
+            arm_endpoint: url::Url::parse(DEFAULT_ARM_ENDPOINT).expect("a constant URL"),
+            studio_url: StudioBase::default(),
+        }
+    }
+}
+
 /// A variable lookup: the process environment, or a map in tests.
 pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -152,6 +179,8 @@ pub struct Settings {
     pub dedupe_max_records: NonZeroUsize,
     /// The webhook door.
     pub webhook: WebhookSettings,
+    /// The Azure addresses the Azure ML actions use.
+    pub azure: AzureSettings,
     /// The log filter (`RUST_LOG`); unset: `info`.
     pub log_filter: Option<String>,
     /// The host's worker id (`FUNCTIONS_CUSTOMHANDLER_WORKER_ID`): set only by the Functions host.
@@ -159,9 +188,8 @@ pub struct Settings {
     /// Whether to serve invocations beside a protected webhook door (`AML_EVENTS_SERVE_INVOCATIONS`);
     /// `None`: only under the Functions host (the application's rule).
     pub serve_invocations: Option<bool>,
-    /// The Azure ML studio address that notifications link to (`AML_EVENTS_STUDIO_URL`): another
-    /// host in sovereign clouds.
-    pub studio_url: StudioBase,
+    /// Entra ID credentials (`AZURE_*`, `IDENTITY_*`) and extra trusted CA certificates.
+    pub identity: IdentitySettings,
     lookup: Lookup,
 }
 
@@ -180,10 +208,11 @@ impl std::fmt::Debug for Settings {
             .field("dedupe", &self.dedupe.as_ref().map(|_| "(set)"))
             .field("dedupe_max_records", &self.dedupe_max_records)
             .field("webhook", &self.webhook)
+            .field("azure", &self.azure)
             .field("log_filter", &self.log_filter)
             .field("host_worker_id", &self.host_worker_id)
             .field("serve_invocations", &self.serve_invocations)
-            .field("studio_url", &self.studio_url.to_string())
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }
@@ -204,10 +233,11 @@ impl Default for Settings {
             dedupe: None,
             dedupe_max_records: DEFAULT_MAX_RECORDS,
             webhook: WebhookSettings::default(),
+            azure: AzureSettings::default(),
             log_filter: None,
             host_worker_id: None,
             serve_invocations: None,
-            studio_url: StudioBase::default(),
+            identity: IdentitySettings::default(),
             lookup: Arc::new(|_| None),
         }
     }
@@ -276,17 +306,13 @@ impl Settings {
                 DEFAULT_MAX_RECORDS,
             )?,
             webhook: webhook_settings(&raw)?,
+            azure: azure_settings(&raw)?,
             log_filter: raw.text("RUST_LOG").map(str::to_owned),
             host_worker_id: raw
                 .text("FUNCTIONS_CUSTOMHANDLER_WORKER_ID")
                 .map(str::to_owned),
             serve_invocations: raw.optional_flag("AML_EVENTS_SERVE_INVOCATIONS")?,
-            studio_url: raw
-                .parse_optional(
-                    "AML_EVENTS_STUDIO_URL",
-                    "an http(s) address without query or fragment, such as https://ml.azure.com",
-                )?
-                .unwrap_or_default(),
+            identity: IdentitySettings::read(&raw),
             lookup: lookup.clone(),
         })
     }
@@ -373,6 +399,45 @@ fn webhook_settings(raw: &RawVars) -> Result<WebhookSettings, SettingsError> {
     Ok(webhook)
 }
 
+fn azure_settings(raw: &RawVars) -> Result<AzureSettings, SettingsError> {
+    let mut azure = AzureSettings::default();
+    if raw.text("AML_EVENTS_ARM_ENDPOINT").is_some() {
+        // That a token may go there (https, or a loopback address) is checked with the hooks that
+        // send one (`HooksConfig::with_azure`), where the rule lives.
+        azure.arm_endpoint = base_url(
+            raw,
+            "AML_EVENTS_ARM_ENDPOINT",
+            "an https URL such as https://management.usgovcloudapi.net (http only to a loopback address)",
+        )?;
+    }
+    azure.studio_url = raw
+        .parse_optional(
+            "AML_EVENTS_STUDIO_URL",
+            "an http(s) address without query or fragment, such as https://ml.azure.com",
+        )?
+        .unwrap_or_default();
+    Ok(azure)
+}
+
+/// An http(s) URL with a host and no query, its path without a trailing `/`.
+fn base_url(
+    raw: &RawVars,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<url::Url, SettingsError> {
+    let text = raw.text(name).unwrap_or_default();
+    let mut url = url::Url::parse(text).map_err(|_| raw.invalid(name, expected))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+    {
+        return Err(raw.invalid(name, expected));
+    }
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&path);
+    Ok(url)
+}
+
 fn split_list(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
@@ -398,6 +463,27 @@ mod tests {
                 .find(|(name, _)| name == k)
                 .map(|(_, v)| v.clone())
         })
+    }
+
+    #[test]
+    fn azure_addresses_default_to_public_azure_and_a_token_goes_only_over_https_or_loopback() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.azure, AzureSettings::default());
+        assert_eq!(
+            s.azure.arm_endpoint.as_str(),
+            "https://management.azure.com/"
+        );
+        let s = settings(&[
+            ("AML_EVENTS_ARM_ENDPOINT", "http://127.0.0.1:9000/"),
+            ("AML_EVENTS_STUDIO_URL", "https://ml.azure.us/"),
+        ])
+        .unwrap();
+        assert_eq!(s.azure.arm_endpoint.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(s.azure.studio_url.to_string(), "https://ml.azure.us");
+        for refused in ["ftp://x", "not a url", "https://m.example/?q=1"] {
+            let err = settings(&[("AML_EVENTS_ARM_ENDPOINT", refused)]).unwrap_err();
+            assert_eq!(err.name, "AML_EVENTS_ARM_ENDPOINT", "{refused}");
+        }
     }
 
     #[test]
@@ -567,19 +653,52 @@ mod tests {
     #[test]
     fn the_studio_address_defaults_to_public_azure_and_is_checked() {
         assert_eq!(
-            settings(&[]).unwrap().studio_url.to_string(),
+            settings(&[]).unwrap().azure.studio_url.to_string(),
             "https://ml.azure.com"
         );
         let s = settings(&[("AML_EVENTS_STUDIO_URL", " https://studio.ml.azure.us/ ")]).unwrap();
-        assert_eq!(s.studio_url.to_string(), "https://studio.ml.azure.us");
+        assert_eq!(s.azure.studio_url.to_string(), "https://studio.ml.azure.us");
         assert_eq!(
             settings(&[("AML_EVENTS_STUDIO_URL", "")])
                 .unwrap()
+                .azure
                 .studio_url,
             StudioBase::default()
         );
         let e = settings(&[("AML_EVENTS_STUDIO_URL", "ml.azure.com")]).unwrap_err();
         assert_eq!(e.name, "AML_EVENTS_STUDIO_URL");
+    }
+
+    #[test]
+    fn identity_variables_are_read_with_azure_identity_names_and_secrets_hidden() {
+        let s = settings(&[
+            ("AZURE_CLIENT_ID", " c1 "),
+            ("AZURE_TENANT_ID", "t1"),
+            ("AZURE_CLIENT_SECRET", "sp-s3cret"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"),
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:41000/msi/token"),
+            ("IDENTITY_HEADER", "idh-s3cret"),
+            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", ""),
+            ("AML_EVENTS_EXTRA_CA_CERTS", "/etc/ssl/proxy-ca.pem"),
+        ])
+        .unwrap();
+        let id = &s.identity;
+        assert_eq!(id.client_id.as_deref(), Some("c1"));
+        assert_eq!(id.tenant_id.as_deref(), Some("t1"));
+        assert_eq!(id.pod_identity_authority_host, None, "blank is unset");
+        assert_eq!(
+            id.extra_ca_certificates.as_deref(),
+            Some(std::path::Path::new("/etc/ssl/proxy-ca.pem"))
+        );
+        assert_eq!(
+            id.secrets().collect::<Vec<_>>(),
+            ["sp-s3cret", "idh-s3cret"]
+        );
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("/var/run/token"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The command line: `serve` (the default) and the offline commands `check`, `decode`, `sample`,
 //! `send` and `subscription`. Each offline command returns its output so it can be tested; [`run`] prints it.
 
+mod auth;
 mod offline;
 mod print;
 mod send;
 mod subscription;
 
+pub use auth::check_auth;
 pub use offline::{check, decode, describe, dry_run, read_input, sample, send_input};
 pub use send::{invocation_body, send, SendReport};
 pub use subscription::subscription;
@@ -46,6 +48,10 @@ pub enum Command {
         /// The hooks file (default: $AML_EVENTS_HOOKS, else ./hooks.toml, else the embedded default).
         #[arg(long)]
         hooks: Option<PathBuf>,
+        /// Also get a token for every `auth` of the file, now, and print whose it is, its audience
+        /// and its expiry (never the token): tests the identity from a console.
+        #[arg(long)]
+        auth: bool,
     },
     /// Decode events from a file (or - for stdin) and print them as JSON.
     Decode {
@@ -212,7 +218,21 @@ pub fn run(command: Command) -> ExitCode {
     let result = match command {
         // `handler` serves itself (main starts telemetry first); here it is a caller's mistake.
         Command::Serve { .. } => Err(CliError::NotOffline),
-        Command::Check { hooks } => settings_with(hooks).and_then(|settings| check(&settings)),
+        Command::Check { hooks, auth: false } => {
+            settings_with(hooks).and_then(|settings| check(&settings))
+        }
+        Command::Check { hooks, auth: true } => {
+            let report = settings_with(hooks).and_then(|settings| {
+                let table = check(&settings)?;
+                let (tokens, ok) = check_auth(&settings)?;
+                Ok((format!("{table}\n{tokens}"), ok))
+            });
+            return match report {
+                Ok((out, true)) => finish(Ok(out)),
+                Ok((out, false)) => print::exit(print::out(&out, true), ExitCode::FAILURE),
+                Err(e) => finish(Err(e)),
+            };
+        }
         Command::Decode { input } => {
             return match read_input(&input).map(|text| decode(&text)) {
                 Ok(Ok(out)) => finish(Ok(out)),

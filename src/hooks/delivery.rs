@@ -5,6 +5,10 @@
 //! wrong, so the failure is *permanent*: `DeliveryError::is_permanent`). Every attempt and every wait fits inside the invocation's deadline: when the next attempt
 //! cannot, delivery stops with the last error so the door can answer in time.
 //!
+//! The answer's body is read only when the request asks for it ([`Outgoing::read_answer`]), and then
+//! at most [`MAX_ANSWER_BYTES`]: a notification is done once its status arrived, while the Azure ML
+//! actions need what Resource Manager said (the job, its status, the error's `code` and `message`).
+//!
 //! The request goes out through a [`Transport`]: reqwest's client in the handler, an in-process fake in
 //! tests, so that backoff, `Retry-After` and the deadline are tested under paused time, without a socket.
 //!
@@ -58,24 +62,43 @@ pub struct Outgoing {
     pub headers: HeaderMap,
     /// The body.
     pub body: Vec<u8>,
+    /// Whether the answer's body is wanted (at most [`MAX_ANSWER_BYTES`]). `false` for notifications:
+    /// waiting for a body after the status arrived could turn a delivered message into a timeout.
+    pub read_answer: bool,
 }
 
-/// What the target answered: all that delivery decides on. (The body is left out: nothing reads it,
-/// and waiting for it after the status arrived could turn a delivered notification into a timeout.)
+/// The most of an answer's body that is read. The answers the actions read are small (an Azure ML job
+/// resource is a few KiB, Resource Manager's `{"error": {code, message, details}}` well under one), so
+/// 64 KiB keeps every one whole while bounding what a misbehaving target can make the handler hold
+/// per hook and event. A longer body is cut there (and then usually no longer parses as JSON).
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// What the target answered: all that delivery decides on, and the body when the request asked for it.
 #[derive(Debug, Clone)]
 pub struct Response {
     /// The status.
     pub status: StatusCode,
     /// The headers (`Retry-After` is read from them).
     pub headers: HeaderMap,
+    /// The first [`MAX_ANSWER_BYTES`] of the body when [`Outgoing::read_answer`] was set; else empty.
+    pub body: Vec<u8>,
 }
 
 impl Response {
-    /// An answer with `status` and no headers.
+    /// An answer with `status`, no headers and no body.
     pub fn new(status: StatusCode) -> Self {
         Self {
             status,
             headers: HeaderMap::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// An answer with `status` and a JSON `body` (tests' transports).
+    pub fn json(status: StatusCode, body: &serde_json::Value) -> Self {
+        Self {
+            body: body.to_string().into_bytes(),
+            ..Self::new(status)
         }
     }
 }
@@ -92,6 +115,28 @@ pub enum TransportError {
     /// Anything else: TLS, a broken connection, an unreadable answer.
     #[error("transport error: {0}")]
     Other(String),
+    /// No token for the request's `auth` (nothing was sent). The text names the credential and
+    /// the audience, never a token; `permanent` when the token endpoint refused.
+    #[error("{message}")]
+    Token {
+        /// What the token provider said.
+        message: String,
+        /// Whether a retry would meet the same refusal.
+        permanent: bool,
+    },
+}
+
+impl TransportError {
+    /// Whether a retry would fail the same way (only a refused token).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::Token {
+                permanent: true,
+                ..
+            }
+        )
+    }
 }
 
 /// The future a [`Transport`] returns.
@@ -113,8 +158,9 @@ impl Transport for reqwest::Client {
             .body(request.body.clone())
             .timeout(limit)
             .send();
+        let read_answer = request.read_answer;
         Box::pin(async move {
-            let response = send.await.map_err(|e| {
+            let mut response = send.await.map_err(|e| {
                 let text = describe(&e);
                 if e.is_timeout() {
                     TransportError::TimedOut(text)
@@ -124,9 +170,24 @@ impl Transport for reqwest::Client {
                     TransportError::Other(text)
                 }
             })?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let mut body = Vec::new();
+            if read_answer {
+                // A body cut short by the connection keeps what arrived: the status is the answer,
+                // the body only its detail.
+                while let Ok(Some(chunk)) = response.chunk().await {
+                    let room = MAX_ANSWER_BYTES - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if body.len() == MAX_ANSWER_BYTES {
+                        break;
+                    }
+                }
+            }
             Ok(Response {
-                status: response.status(),
-                headers: response.headers().clone(),
+                status,
+                headers,
+                body,
             })
         })
     }
@@ -162,6 +223,8 @@ pub(crate) enum DeliveryError {
         error: AttemptError,
         /// The attempt it came on.
         attempt: u32,
+        /// The refusal's body, when the request asked for it (Resource Manager explains there).
+        answer: Vec<u8>,
     },
     /// Every attempt failed.
     #[error("{error} (attempt {attempt} of {attempt}; retries exhausted)")]
@@ -189,26 +252,49 @@ impl DeliveryError {
     pub(crate) fn is_permanent(&self) -> bool {
         matches!(self, Self::NotRetried { .. })
     }
+
+    /// The status and body of a refusal (a 4xx other than 408 and 429); `None` for other failures.
+    pub(crate) fn refusal(&self) -> Option<(StatusCode, &[u8])> {
+        match self {
+            Self::NotRetried {
+                error: AttemptError::Status(status),
+                answer,
+                ..
+            } => Some((*status, answer)),
+            _ => None,
+        }
+    }
+}
+
+/// A delivered request: the final answer and the attempts it took.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivered {
+    /// The success status.
+    pub(crate) status: StatusCode,
+    /// The body, when the request asked for it.
+    pub(crate) body: Vec<u8>,
+    /// Attempts made, this one included.
+    pub(crate) attempts: u32,
 }
 
 /// How one attempt ended.
 enum Attempt {
-    Delivered(StatusCode),
+    Delivered(Response),
     Retryable {
         error: AttemptError,
         retry_after: Option<Duration>,
     },
-    Fatal(AttemptError),
+    Fatal(AttemptError, Vec<u8>),
 }
 
 /// Delivers `request` through `transport`, retrying per `policy` until `deadline`. Returns the final
-/// status and the number of attempts.
+/// answer and the number of attempts.
 pub(crate) async fn deliver(
     transport: &dyn Transport,
     request: &Outgoing,
     policy: RetryPolicy,
     deadline: Instant,
-) -> Result<(StatusCode, u32), DeliveryError> {
+) -> Result<Delivered, DeliveryError> {
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
@@ -218,8 +304,20 @@ pub(crate) async fn deliver(
         }
         let limit = policy.timeout.min(deadline - now);
         let (error, retry_after) = match try_once(transport, request, limit).await {
-            Attempt::Delivered(status) => return Ok((status, attempt)),
-            Attempt::Fatal(error) => return Err(DeliveryError::NotRetried { error, attempt }),
+            Attempt::Delivered(response) => {
+                return Ok(Delivered {
+                    status: response.status,
+                    body: response.body,
+                    attempts: attempt,
+                })
+            }
+            Attempt::Fatal(error, answer) => {
+                return Err(DeliveryError::NotRetried {
+                    error,
+                    attempt,
+                    answer,
+                })
+            }
             Attempt::Retryable { error, retry_after } => (error, retry_after),
         };
         if attempt > policy.retries {
@@ -251,6 +349,7 @@ async fn try_once(transport: &dyn Transport, request: &Outgoing, limit: Duration
                 retry_after: None,
             }
         }
+        Ok(Err(e)) if e.is_permanent() => return Attempt::Fatal(e.into(), Vec::new()),
         Ok(Err(e)) => {
             return Attempt::Retryable {
                 error: e.into(),
@@ -261,7 +360,7 @@ async fn try_once(transport: &dyn Transport, request: &Outgoing, limit: Duration
     };
     let status = response.status;
     if status.is_success() {
-        return Attempt::Delivered(status);
+        return Attempt::Delivered(response);
     }
     let retry_after = response
         .headers
@@ -275,7 +374,7 @@ async fn try_once(transport: &dyn Transport, request: &Outgoing, limit: Duration
     {
         Attempt::Retryable { error, retry_after }
     } else {
-        Attempt::Fatal(error)
+        Attempt::Fatal(error, response.body)
     }
 }
 
@@ -384,6 +483,7 @@ mod tests {
             url: Url::parse("https://example.test/hook").unwrap(),
             headers: HeaderMap::new(),
             body: b"{}".to_vec(),
+            read_answer: false,
         }
     }
 
@@ -463,5 +563,80 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, TransportError::TimedOut(_)), "{err}");
         assert!(!err.to_string().contains("SECRET-PATH"), "{err}");
+    }
+
+    /// A server on 127.0.0.1 that answers every request with `head` and then `body`, and then holds
+    /// the connection open (a body that never ends unless `head` gives its length).
+    async fn answering(head: &'static str, body: Vec<u8>) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+                open.push(socket);
+            }
+        });
+        port
+    }
+
+    /// A notification is done when its status arrives: a body that never ends does not hold it.
+    #[tokio::test]
+    async fn the_body_is_not_awaited_unless_asked_for() {
+        let port = answering(
+            "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n",
+            b"{}".to_vec(),
+        )
+        .await;
+        let mut request = request();
+        request.url = Url::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap();
+        let response = reqwest::Client::new()
+            .send(&request, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(response.status, StatusCode::OK);
+        assert!(response.body.is_empty());
+    }
+
+    /// Asked for, the body is read up to [`MAX_ANSWER_BYTES`], and no further.
+    #[tokio::test]
+    async fn an_asked_for_body_is_read_up_to_the_cap() {
+        let big = vec![b'x'; MAX_ANSWER_BYTES * 3];
+        let port = answering(
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 196608\r\n\r\n",
+            big,
+        )
+        .await;
+        let mut request = request();
+        request.url = Url::parse(&format!("http://127.0.0.1:{port}/jobs/x")).unwrap();
+        request.read_answer = true;
+        let response = reqwest::Client::new()
+            .send(&request, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+        assert_eq!(response.body.len(), MAX_ANSWER_BYTES);
+
+        let port = answering(
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 41\r\n\r\n",
+            br#"{"error":{"code":"Bad","message":"no!!"}}"#.to_vec(),
+        )
+        .await;
+        request.url = Url::parse(&format!("http://127.0.0.1:{port}/jobs/x")).unwrap();
+        let err = deliver(
+            &reqwest::Client::new(),
+            &request,
+            RetryPolicy::default(),
+            Instant::now() + Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        let (status, body) = err.refusal().unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, br#"{"error":{"code":"Bad","message":"no!!"}}"#);
     }
 }

@@ -10,6 +10,7 @@
 //! [`Dispatcher::new`] (see `examples/code_hook.rs`).
 
 pub mod action;
+mod bearer;
 pub mod config;
 pub mod dedupe;
 pub mod delivery;

@@ -128,9 +128,59 @@ pub const VARIABLES: &[Variable] = &[
         "off",
     ),
     var(
+        "AML_EVENTS_ARM_ENDPOINT",
+        "Azure Resource Manager, where `aml_job` creates jobs (sovereign clouds, tests); https, or http to a loopback address",
+        "`https://management.azure.com`",
+    ),
+    var(
         "AML_EVENTS_STUDIO_URL",
-        "the Azure ML studio address that Teams and Slack messages link to (another host in sovereign clouds)",
+        "the Azure ML studio address that Teams and Slack messages link to, and of job links when Azure's answer carries none (another host in sovereign clouds)",
         "`https://ml.azure.com`",
+    ),
+    var(
+        "AML_EVENTS_EXTRA_CA_CERTS",
+        "a PEM file of CA certificates trusted besides the Mozilla roots by hooks and token requests (private clouds, TLS-inspecting proxies)",
+        "",
+    ),
+    var(
+        "IDENTITY_ENDPOINT",
+        "set by App Service, Functions and Container Apps: with `IDENTITY_HEADER`, `managed_identity` asks this endpoint",
+        "the instance metadata service",
+    ),
+    var(
+        "IDENTITY_HEADER",
+        "set beside `IDENTITY_ENDPOINT`: sent as `X-IDENTITY-HEADER` (a secret, never shown)",
+        "",
+    ),
+    var(
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        "where instance-metadata token requests go instead of `http://169.254.169.254`",
+        "`http://169.254.169.254`",
+    ),
+    var(
+        "AZURE_CLIENT_ID",
+        "`workload_identity`'s client id; `default`'s client id (client secret, workload or user-assigned managed identity)",
+        "",
+    ),
+    var(
+        "AZURE_TENANT_ID",
+        "`workload_identity`'s tenant; `default`'s tenant",
+        "",
+    ),
+    var(
+        "AZURE_CLIENT_SECRET",
+        "with `AZURE_TENANT_ID` and `AZURE_CLIENT_ID`: `default` uses this client secret (a secret, never shown)",
+        "",
+    ),
+    var(
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "`workload_identity`'s projected service-account token (set by the AKS workload identity webhook)",
+        "",
+    ),
+    var(
+        "AZURE_AUTHORITY_HOST",
+        "the Entra ID authority for `client_secret` and `workload_identity` (https only)",
+        "`https://login.microsoftonline.com`",
     ),
     var(
         "AWS_LAMBDA_RUNTIME_API",

@@ -3,6 +3,7 @@
 //! few that need the built `handler` binary (signals, exit codes, the host's view of stdout/stderr).
 
 mod cards;
+mod aml_actions;
 mod decode_fixtures;
 mod entra_auth;
 mod event_filters;
@@ -11,6 +12,7 @@ mod functions_door;
 mod hooks_config;
 mod hooks_delivery;
 mod hostile_input;
+mod identity;
 #[cfg(feature = "lambda")]
 mod lambda_door;
 mod monitor;

@@ -1,21 +1,27 @@
 //! Hooks defined in `hooks.toml`: what each action does and the messages it sends.
 //!
-//! One file per action that builds a message (`teams`, `slack`, `webhook`); `log` and `output`
-//! are a line and a value and live here.
+//! One file per action that builds a message (`teams`, `slack`, `webhook`), a folder for the Azure
+//! ML actions (`aml/`: `aml_job`, `aml_batch_endpoint`); `log` and `output` are a line and a value
+//! and live here.
 
+mod aml;
 mod slack;
 mod teams;
 mod webhook;
 
+pub use aml::{job_name, AzureEndpoints};
+pub(crate) use aml::{AmlJob, BatchEndpoint, JobWorkspace, DEFAULT_API_VERSION};
 pub(crate) use webhook::Webhook;
 
+use super::bearer::WithToken;
 use super::delivery::{deliver, Outgoing, RetryPolicy, Transport};
 use super::rule::Rule;
 use super::secrets::{describe_url, Secrets};
 use super::template::Templates;
 use super::{Effect, EventView, Hook, HookContext, HookError, HookFuture};
-use crate::event::studio::{self, StudioBase};
+use crate::event::studio;
 use crate::event::{Event, MlEvent};
+use crate::identity::{AuthConfig, HookAuth};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -25,7 +31,7 @@ use std::sync::Arc;
 
 /// The action names of `hooks.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     /// A line in `Logs` and the structured log.
     Log,
@@ -37,6 +43,10 @@ pub enum ActionKind {
     Slack,
     /// A message for a Functions output binding.
     Output,
+    /// An Azure ML job created through Azure Resource Manager, once per event.
+    AmlJob,
+    /// A batch endpoint job on the Azure ML data plane.
+    AmlBatchEndpoint,
 }
 
 impl ActionKind {
@@ -48,12 +58,40 @@ impl ActionKind {
             Self::Teams => "teams",
             Self::Slack => "slack",
             Self::Output => "output",
+            Self::AmlJob => "aml_job",
+            Self::AmlBatchEndpoint => "aml_batch_endpoint",
         }
     }
 
-    /// Whether hooks of this kind send HTTP requests (and so take `url`, `timeout_ms`, `retries`).
+    /// Whether hooks of this kind send HTTP requests (and so take `timeout_ms`, `retries`).
     pub(crate) fn sends_http(self) -> bool {
-        matches!(self, Self::Webhook | Self::Teams | Self::Slack)
+        matches!(
+            self,
+            Self::Webhook | Self::Teams | Self::Slack | Self::AmlJob | Self::AmlBatchEndpoint
+        )
+    }
+
+    /// Whether hooks of this kind take `auth` (an Entra ID token on each request) and `resource`.
+    /// Not Teams and Slack: their URLs carry their own signature, and a token sent to them would be
+    /// a credential handed to a third party. Actions that call Azure opt in here.
+    pub(crate) fn takes_auth(self) -> bool {
+        matches!(self, Self::Webhook | Self::AmlJob | Self::AmlBatchEndpoint)
+    }
+
+    /// Whether hooks of this kind cannot work without `auth` (the Azure ML actions: Azure answers
+    /// 401 to a request without a token).
+    pub(crate) fn needs_auth(self) -> bool {
+        matches!(self, Self::AmlJob | Self::AmlBatchEndpoint)
+    }
+
+    /// The audience this kind's tokens are for when `resource` is not given (`None`: `resource` is
+    /// required with `auth`). A webhook can go anywhere, so it implies none.
+    pub(crate) fn implied_audience(self) -> Option<&'static str> {
+        match self {
+            Self::Log | Self::Webhook | Self::Teams | Self::Slack | Self::Output => None,
+            Self::AmlJob => Some(crate::identity::ARM),
+            Self::AmlBatchEndpoint => Some(crate::identity::AZURE_ML),
+        }
     }
 }
 
@@ -85,6 +123,10 @@ pub(crate) enum Action {
         /// The incoming-webhook URL.
         url: Url,
     },
+    /// Create an Azure ML job through Resource Manager.
+    AmlJob(AmlJob),
+    /// Start a batch endpoint job.
+    AmlBatch(BatchEndpoint),
 }
 
 /// What every configured hook shares: the compiled templates and the secrets to redact.
@@ -114,8 +156,15 @@ pub struct ConfiguredHook {
     pub(crate) shared: Arc<Shared>,
     /// How HTTP actions send; `None` until the dispatcher is built (and for log and output hooks).
     pub(crate) transport: Option<Arc<dyn Transport>>,
-    /// Where Teams and Slack messages link to (`AML_EVENTS_STUDIO_URL`, which `App` puts here).
-    pub(crate) studio: StudioBase,
+    /// The Azure cloud's addresses (the Azure ML actions); public Azure until the settings say.
+    pub(crate) azure: Arc<AzureEndpoints>,
+    /// `auth` and the audience of its tokens, as validated; `None` for hooks without `auth`.
+    pub(crate) auth: Option<AuthConfig>,
+    /// The credential handle for `auth`, from the dispatcher's shared [`Credentials`]; `None` until
+    /// the dispatcher is built, and for hooks without `auth`.
+    ///
+    /// [`Credentials`]: crate::identity::Credentials
+    pub(crate) credential: Option<HookAuth>,
 }
 
 /// What a hook would send, for `handler send --dry-run` and for tests.
@@ -133,6 +182,10 @@ pub(crate) struct Preview {
     /// Header names (values are not shown: they usually hold tokens).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) headers: Vec<String>,
+    /// With `auth`: the credential type and the audience of the token that would be added as
+    /// `Authorization` (no token is fetched for a preview).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) auth: Option<String>,
     /// The message: JSON for HTTP and output actions, a string for log.
     pub(crate) payload: Value,
 }
@@ -150,6 +203,7 @@ fn json_request(url: &Url, method: Method, headers: HeaderMap, payload: &Value) 
         url: url.clone(),
         headers,
         body: serde_json::to_vec(payload).unwrap_or_default(),
+        read_answer: false,
     }
 }
 
@@ -162,13 +216,39 @@ impl ConfiguredHook {
             Action::Webhook(_) => ActionKind::Webhook,
             Action::Teams { .. } => ActionKind::Teams,
             Action::Slack { .. } => ActionKind::Slack,
+            Action::AmlJob(_) => ActionKind::AmlJob,
+            Action::AmlBatch(_) => ActionKind::AmlBatchEndpoint,
         }
     }
 
-    /// The same hook sending through `transport`.
-    pub(crate) fn with_transport(&self, transport: Option<Arc<dyn Transport>>) -> Self {
+    /// The audience of the hook's tokens (`""` without `auth`).
+    fn audience(&self) -> &str {
+        self.auth.as_ref().map_or("", |a| a.audience.as_str())
+    }
+
+    /// The transport with the hook's token on every request: what the Azure ML actions send with
+    /// (their `auth` is required), or the error of a configuration built without either.
+    fn with_token(&self) -> Result<WithToken<'_>, HookError> {
+        let inner = self
+            .transport
+            .as_deref()
+            .ok_or_else(|| self.fail("no HTTP client was built for this configuration"))?;
+        let auth = self
+            .credential
+            .as_ref()
+            .ok_or_else(|| self.fail("no credential was built for its `auth`"))?;
+        Ok(WithToken { inner, auth })
+    }
+
+    /// The same hook sending through `transport`, with `credential` for its `auth`.
+    pub(crate) fn with_transport(
+        &self,
+        transport: Option<Arc<dyn Transport>>,
+        credential: Option<HookAuth>,
+    ) -> Self {
         Self {
             transport,
+            credential,
             ..self.clone()
         }
     }
@@ -180,13 +260,34 @@ impl ConfiguredHook {
             Action::Output { binding } => format!("output binding `{binding}`"),
             Action::Webhook(Webhook { url, .. })
             | Action::Teams { url }
-            | Action::Slack { url } => describe_url(url),
+            | Action::Slack { url }
+            | Action::AmlBatch(BatchEndpoint { url, .. }) => describe_url(url),
+            Action::AmlJob(job) => match &job.workspace {
+                JobWorkspace::Event => {
+                    format!("{} (the event's workspace)", describe_url(&self.azure.arm))
+                }
+                JobWorkspace::Fixed(w) => format!(
+                    "{} (workspace {})",
+                    describe_url(&self.azure.arm),
+                    w.workspace
+                ),
+            },
         }
     }
 
     /// A failure, with every secret of the configuration taken out of its text.
     fn fail(&self, message: impl AsRef<str>) -> HookError {
         HookError::new(self.shared.secrets.redact(message.as_ref()))
+    }
+
+    /// A failure of delivery `error`, permanent when the delivery's failure is (a refusal, a refused
+    /// token), its text redacted.
+    fn fail_as(&self, error: &super::delivery::DeliveryError, message: String) -> HookError {
+        if error.is_permanent() {
+            self.fail_permanently(message)
+        } else {
+            self.fail(message)
+        }
     }
 
     /// A failure a retry would meet again (see [`HookError::permanent`]), its text redacted.
@@ -221,13 +322,13 @@ impl ConfiguredHook {
             Action::Log => return Ok((Value::String(self.text(event)?), None)),
             Action::Output { .. } => return Ok((self.output_payload(event)?, None)),
             Action::Teams { url } => {
-                let link = studio::link(&self.studio, event);
+                let link = studio::link(&self.azure.studio, event);
                 let payload = teams::card(&self.text(event)?, &event.facts(), link.as_ref());
                 let request = json_request(url, Method::POST, json_headers(), &payload);
                 (payload, request)
             }
             Action::Slack { url } => {
-                let link = studio::link(&self.studio, event);
+                let link = studio::link(&self.azure.studio, event);
                 let payload = slack::message(&self.text(event)?, &event.facts(), link.as_ref());
                 let request = json_request(url, Method::POST, json_headers(), &payload);
                 (payload, request)
@@ -238,6 +339,12 @@ impl ConfiguredHook {
                 let request = json_request(&webhook.url, webhook.method.clone(), headers, &payload);
                 (payload, request)
             }
+            Action::AmlJob(job) => {
+                let job = job.request(self, event)?;
+                let request = json_request(&job.url, Method::PUT, json_headers(), &job.body);
+                (job.body, request)
+            }
+            Action::AmlBatch(batch) => batch.request(self, event)?,
         };
         Ok((payload, Some(request)))
     }
@@ -248,15 +355,28 @@ impl ConfiguredHook {
         event: &Event<MlEvent>,
     ) -> Result<(Preview, Option<Outgoing>), HookError> {
         let (payload, outgoing) = self.message(event)?;
+        let headers: Vec<String> = outgoing
+            .as_ref()
+            .map(|o| o.headers.keys().map(|k| k.to_string()).collect())
+            .unwrap_or_default();
+        let destination = match (&self.action, &outgoing) {
+            // The job's own address: it names no secret and says which job a redelivery finds.
+            (Action::AmlJob(_), Some(request)) => request.url.to_string(),
+            _ => self.destination(),
+        };
         let preview = Preview {
             hook: self.name.clone(),
             action: self.kind(),
-            destination: self.destination(),
+            destination,
             method: outgoing.as_ref().map(|o| o.method.to_string()),
-            headers: outgoing
-                .as_ref()
-                .map(|o| o.headers.keys().map(|k| k.to_string()).collect())
-                .unwrap_or_default(),
+            headers,
+            auth: self.auth.as_ref().map(|a| {
+                format!(
+                    "{} token for {} in `Authorization`",
+                    a.spec.type_name(),
+                    a.audience
+                )
+            }),
             payload,
         };
         Ok((preview, outgoing))
@@ -280,7 +400,19 @@ impl ConfiguredHook {
         let Some(transport) = &self.transport else {
             return Err(self.fail("no HTTP client was built for this configuration"));
         };
-        let (status, attempts) = deliver(transport.as_ref(), &request, self.policy, ctx.deadline)
+        let with_token;
+        let transport: &dyn Transport = match (&self.auth, &self.credential) {
+            (None, _) => transport.as_ref(),
+            (Some(_), Some(auth)) => {
+                with_token = WithToken {
+                    inner: transport.as_ref(),
+                    auth,
+                };
+                &with_token
+            }
+            (Some(_), None) => return Err(self.fail("no credential was built for its `auth`")),
+        };
+        let delivered = deliver(transport, &request, self.policy, ctx.deadline)
             .await
             .map_err(|e| {
                 let message = format!("{} to {}: {e}", self.kind_word(), preview.destination);
@@ -290,11 +422,18 @@ impl ConfiguredHook {
                     self.fail(message)
                 }
             })?;
+        let with = self
+            .credential
+            .as_ref()
+            .map(|auth| format!(" with a token for {}", auth.audience()))
+            .unwrap_or_default();
         Ok(Effect::log(format!(
-            "hook {}: {} delivered to {} ({status}, attempt {attempts})",
+            "hook {}: {} delivered to {} ({}, attempt {}){with}",
             self.name,
             self.kind_word(),
-            preview.destination
+            preview.destination,
+            delivered.status,
+            delivered.attempts
         )))
     }
 }
@@ -314,6 +453,12 @@ impl Hook for ConfiguredHook {
 
     /// Logs and output bindings are part of the invocation's answer: redelivering them is right, so
     /// only hooks with outside effects keep dedupe records.
+    ///
+    /// `aml_job` keeps them too, although its job name already makes it once per event by protocol:
+    /// the lease makes a concurrent duplicate delivery wait instead of racing to the same PUT, and
+    /// the done record spares a redelivery (another hook failed) the token and the GET. The name is
+    /// what holds when the store is lost (a fresh process, another instance); the lease is the cheap
+    /// path while it is there. `aml_batch_endpoint` cannot name its job, so the lease is all it has.
     fn dedupe(&self) -> bool {
         !matches!(self.action, Action::Log | Action::Output { .. })
     }
@@ -327,6 +472,8 @@ impl Hook for ConfiguredHook {
                     log: None,
                     output: Some((binding.clone(), payload)),
                 }),
+                Action::AmlJob(job) => job.run(self, event, ctx).await,
+                Action::AmlBatch(batch) => batch.run(self, event, ctx).await,
                 _ => self.send(event, ctx).await,
             };
             // `on_permanent_failure = "retry"`: answered as retryable, as before the distinction.

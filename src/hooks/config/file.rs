@@ -3,6 +3,7 @@
 
 use super::{ConfigError, DEFAULT_PATH, EMBEDDED_HOOKS_TOML};
 use crate::hooks::action::ActionKind;
+use crate::identity::AuthSpec;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,6 +47,18 @@ pub(super) struct RawHook {
     pub(super) timeout_ms: Option<u64>,
     pub(super) retries: Option<u32>,
     pub(super) on_permanent_failure: Option<OnPermanentFailure>,
+    /// `aml_job`: the job template's path, relative to the hooks file.
+    pub(super) job: Option<String>,
+    /// `aml_job`: `"event"` or a workspace resource id.
+    pub(super) workspace: Option<String>,
+    /// `aml_job`: Resource Manager's api-version.
+    pub(super) api_version: Option<String>,
+    /// `aml_batch_endpoint`: a deployment other than the endpoint's default.
+    pub(super) deployment: Option<String>,
+    /// `auth = { type = "..." }`: an Entra ID token on every request (actions that take it).
+    pub(super) auth: Option<AuthSpec>,
+    /// The audience of `auth`'s tokens, when the action implies none.
+    pub(super) resource: Option<String>,
     #[serde(default)]
     pub(super) when: RawWhen,
     /// `[[hooks.filters]]`, kept as values so that an error names the filter's index.

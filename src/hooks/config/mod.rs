@@ -18,9 +18,8 @@ mod substitute;
 mod table;
 mod validate;
 
-use super::action::ConfiguredHook;
+use super::action::{ActionKind, AzureEndpoints, ConfiguredHook};
 use super::secrets::Secrets;
-use crate::event::studio::StudioBase;
 use std::path::Path;
 use std::time::Duration;
 use thiserror::Error;
@@ -109,6 +108,10 @@ pub struct HookSettings {
     pub dedupe_max_records: std::num::NonZeroUsize,
     /// Output binding for undecodable events.
     pub poison_binding: Option<String>,
+    /// Entra ID settings for hooks with `auth`, and the extra trusted CA certificates of every
+    /// outbound request: not in the file, process settings (`AZURE_*`, `IDENTITY_*`,
+    /// `AML_EVENTS_EXTRA_CA_CERTS`), which `App` puts here; empty until then.
+    pub identity: crate::settings::IdentitySettings,
 }
 
 /// A validated configuration: plain data (the hooks, their compiled templates, the settings and the
@@ -128,6 +131,33 @@ pub struct HooksConfig {
 }
 
 impl HooksConfig {
+    /// The same configuration with the Azure ML actions sending to (and linking into) `azure`: the
+    /// settings' `AML_EVENTS_ARM_ENDPOINT` and `AML_EVENTS_STUDIO_URL`, which the file does not hold.
+    /// Refused when an `aml_job` hook would send its token to Resource Manager over plain http
+    /// (other than to a loopback address).
+    pub fn with_azure(mut self, azure: AzureEndpoints) -> Result<Self, ConfigError> {
+        let jobs = self.hooks.iter().find(|h| h.kind() == ActionKind::AmlJob);
+        if let Some(hook) = jobs {
+            if !crate::identity::may_carry_token(&azure.arm) {
+                return Err(ConfigError {
+                    hook: Some(hook.name.clone()),
+                    ..ConfigError::file(
+                        &self.file,
+                        format!(
+                            "AML_EVENTS_ARM_ENDPOINT is {}: a token is sent to Resource Manager, so it must be https (http only to a loopback address)",
+                            super::secrets::describe_url(&azure.arm)
+                        ),
+                    )
+                });
+            }
+        }
+        let azure = std::sync::Arc::new(azure);
+        for hook in &mut self.hooks {
+            hook.azure = azure.clone();
+        }
+        Ok(self)
+    }
+
     /// Reads the configuration: `path` when given (it must exist); otherwise `hooks.toml` in the working
     /// directory when present; otherwise the embedded default. `${env:NAME}` is resolved through `env`.
     pub fn load(
@@ -155,14 +185,6 @@ impl HooksConfig {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         Self::parse_with(text, file, env, None)
-    }
-
-    /// Links Teams and Slack messages to the studio at `studio` (the `AML_EVENTS_STUDIO_URL`
-    /// setting; public Azure's until this is called).
-    pub fn set_studio(&mut self, studio: &StudioBase) {
-        for hook in &mut self.hooks {
-            hook.studio = studio.clone();
-        }
     }
 
     /// [`HooksConfig::parse`], with `dedupe` (when not blank) in place of the file's

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod azure_ml;
 pub mod receiver;
 pub mod redis;
+pub mod token_service;
 
 // Not every test binary that includes this module uses all of them.
 #[allow(unused_imports)]

@@ -5,12 +5,13 @@ use super::{Draft, Validator};
 use crate::event::{EventKind, RunStatus};
 use crate::hooks::action::{Action, ActionKind, Webhook};
 use crate::hooks::config::file::{OnPermanentFailure, RawHook, RawWhen};
-use crate::hooks::config::substitute::Insert;
+use crate::hooks::config::substitute::{substitute, Insert};
 use crate::hooks::config::ConfigError;
 use crate::hooks::delivery::RetryPolicy;
 use crate::hooks::rule::Rule;
 use crate::hooks::secrets::describe_url;
 use crate::hooks::template::known_variables;
+use crate::identity::AuthConfig;
 use reqwest::header::HeaderName;
 use reqwest::{Method, Url};
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,7 +61,26 @@ impl Validator<'_> {
             Some(text) => Some(self.url(h, text)?),
             None => None,
         };
+        if url.is_some() && raw.action == ActionKind::AmlBatchEndpoint {
+            // A scoring URI carries no credential (batch endpoints take only Entra ID tokens), so
+            // `check` and the logs may show its host; a value from `${env:...}` stays a secret.
+            self.secrets.pop();
+        }
         let policy = self.policy(h, &raw, deadline)?;
+        let auth = self.auth(h, &raw)?;
+        if auth.is_none() && raw.action.needs_auth() {
+            return Err(self.err(
+                h,
+                Some("auth"),
+                format!(
+                    "is required by action `{}`: Azure takes only requests with a token, e.g. auth = {{ type = \"managed_identity\" }}",
+                    raw.action
+                ),
+            ));
+        }
+        if let (Some(_), Some(url)) = (&auth, &url) {
+            self.token_destination(h, url)?;
+        }
         let action = self.action(h, &raw, url, &known)?;
         Ok(Draft {
             name,
@@ -68,6 +88,7 @@ impl Validator<'_> {
             action,
             text_template,
             policy,
+            auth,
         })
     }
 
@@ -228,9 +249,16 @@ impl Validator<'_> {
     fn unused_keys(&self, h: Option<&str>, raw: &RawHook) -> Result<(), ConfigError> {
         let http = raw.action.sends_http();
         let webhook = raw.action == ActionKind::Webhook;
+        let job = raw.action == ActionKind::AmlJob;
+        let batch = raw.action == ActionKind::AmlBatchEndpoint;
         for (present, key, allowed) in [
-            (raw.url.is_some(), "url", http),
-            (raw.body.is_some(), "body", webhook),
+            (raw.url.is_some(), "url", http && !job),
+            (raw.template.is_some(), "template", !job && !batch),
+            (raw.body.is_some(), "body", webhook || batch),
+            (raw.job.is_some(), "job", job),
+            (raw.workspace.is_some(), "workspace", job),
+            (raw.api_version.is_some(), "api_version", job),
+            (raw.deployment.is_some(), "deployment", batch),
             (!raw.headers.is_empty(), "headers", webhook),
             (raw.method.is_some(), "method", webhook),
             (
@@ -240,6 +268,8 @@ impl Validator<'_> {
             ),
             (raw.timeout_ms.is_some(), "timeout_ms", http),
             (raw.retries.is_some(), "retries", http),
+            (raw.auth.is_some(), "auth", raw.action.takes_auth()),
+            (raw.resource.is_some(), "resource", raw.action.takes_auth()),
         ] {
             if present && !allowed {
                 return Err(self.err(
@@ -269,6 +299,93 @@ impl Validator<'_> {
             ));
         }
         Ok(url)
+    }
+
+    /// `auth` with `${env:...}` resolved in its fields (the values, and a client secret written in
+    /// the file, become secrets), and the audience: `resource`, else the one the action implies.
+    fn auth(&mut self, h: Option<&str>, raw: &RawHook) -> Result<Option<AuthConfig>, ConfigError> {
+        let Some(spec) = &raw.auth else {
+            if raw.resource.is_some() {
+                return Err(self.err(
+                    h,
+                    Some("resource"),
+                    "is the audience of `auth`'s tokens; set `auth` too",
+                ));
+            }
+            return Ok(None);
+        };
+        let mut spec = spec.clone();
+        for (field, value) in spec.fields_mut() {
+            let key = format!("auth.{field}");
+            *value = match field {
+                "secret" => self.substitute(value, h, &key, Insert::Plain)?,
+                _ => self.identifier(value, h, &key)?,
+            };
+            if value.trim().is_empty() {
+                return Err(self.err(h, Some(&key), "is empty"));
+            }
+        }
+        if let Some(path) = spec.token_file_mut() {
+            let text = path.to_string_lossy().into_owned();
+            *path = self.identifier(&text, h, "auth.token_file")?.into();
+        }
+        if let Some(secret) = spec.secret() {
+            self.secrets.push(secret.to_owned());
+        }
+        // The environment's credential secrets: in no output, whichever hook reports.
+        for name in ["IDENTITY_HEADER", "AZURE_CLIENT_SECRET"] {
+            if let Some(value) = (self.env)(name).filter(|v| !v.trim().is_empty()) {
+                self.secrets.push(value.trim().to_owned());
+            }
+        }
+        let audience = match (&raw.resource, raw.action.implied_audience()) {
+            (Some(resource), _) => self.identifier(resource.trim(), h, "resource")?,
+            (None, Some(implied)) => implied.to_owned(),
+            (None, None) => {
+                return Err(self.err(
+                    h,
+                    Some("resource"),
+                    format!(
+                        "is required with `auth` by action `{}`: the audience of the token, e.g. \"{}\" for Azure DevOps or \"{}\" for Resource Manager",
+                        raw.action,
+                        crate::identity::AZURE_DEVOPS,
+                        crate::identity::ARM
+                    ),
+                ))
+            }
+        };
+        if !crate::identity::is_valid_audience(&audience) {
+            return Err(self.err(
+                h,
+                Some("resource"),
+                "must be an application id or URI (letters, digits and `. - _ : /`)",
+            ));
+        }
+        Ok(Some(AuthConfig { spec, audience }))
+    }
+
+    /// `${env:...}` resolved in an identifier of `auth` (a client or tenant id, a path, the
+    /// audience): shown on purpose, by `check --auth` and in errors, so not added to the secrets.
+    fn identifier(&self, text: &str, h: Option<&str>, key: &str) -> Result<String, ConfigError> {
+        substitute(text, Insert::Plain, self.env, &mut Vec::new())
+            .map_err(|e| self.err(h, Some(key), e.to_string()))
+    }
+
+    /// A hook with `auth` sends its token only over https, or to a loopback address (tests, local
+    /// emulators): over plain http anyone on the path could replay it.
+    fn token_destination(&self, h: Option<&str>, url: &Url) -> Result<(), ConfigError> {
+        if crate::identity::may_carry_token(url) {
+            Ok(())
+        } else {
+            Err(self.err(
+                h,
+                Some("url"),
+                format!(
+                    "must be https with `auth` (a token is sent over http only to a loopback address), not {}",
+                    describe_url(url)
+                ),
+            ))
+        }
     }
 
     /// `timeout_ms`, `retries` and `on_permanent_failure`.
@@ -311,6 +428,7 @@ impl Validator<'_> {
     ) -> Result<Action, ConfigError> {
         match (raw.action, url) {
             (ActionKind::Log, _) => Ok(Action::Log),
+            (ActionKind::AmlJob, _) => Ok(Action::AmlJob(self.aml_job(h, raw, known)?)),
             (ActionKind::Output, _) => {
                 let binding = raw.binding.clone().ok_or_else(|| {
                     self.err(h, Some("binding"), "is required by action `output`")
@@ -326,6 +444,9 @@ impl Validator<'_> {
             (ActionKind::Webhook, Some(url)) => Ok(Action::Webhook(
                 self.webhook(h, &raw.name, raw, url, known)?,
             )),
+            (ActionKind::AmlBatchEndpoint, Some(url)) => {
+                Ok(Action::AmlBatch(self.batch(h, raw, url, known)?))
+            }
         }
     }
 

@@ -3,18 +3,19 @@
 //! given, and connects to nothing.
 
 mod filter;
+mod aml;
 mod hook;
 
 use super::file::{toml_message, RawFile, RawHook, RawSettings};
 use super::substitute::{substitute, Insert};
 use super::{ConfigError, DedupeSetting, HookSettings, HooksConfig};
-use crate::event::studio::StudioBase;
-use crate::hooks::action::{Action, ConfiguredHook, Shared};
+use crate::hooks::action::{Action, AzureEndpoints, ConfiguredHook, Shared};
 use crate::hooks::delivery::RetryPolicy;
 use crate::hooks::rule::Rule;
 use crate::hooks::secrets::Secrets;
 use crate::hooks::template::{Templates, NOT_PROVIDED};
 use crate::hooks::{DEFAULT_DEADLINE, DEFAULT_DEDUPE_TTL};
+use crate::identity::AuthConfig;
 use reqwest::Url;
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -71,7 +72,9 @@ pub(super) fn validate(
             policy: d.policy,
             shared: shared.clone(),
             transport: None,
-            studio: StudioBase::default(),
+            azure: Arc::new(AzureEndpoints::default()),
+            auth: d.auth,
+            credential: None,
         })
         .collect();
     Ok(HooksConfig {
@@ -112,6 +115,7 @@ struct Draft {
     action: Action,
     text_template: Option<String>,
     policy: RetryPolicy,
+    auth: Option<AuthConfig>,
 }
 
 /// What validating one file accumulates: the secrets found and the templates compiled.
@@ -206,6 +210,7 @@ impl Validator<'_> {
             dedupe_ttl: Duration::from_secs(ttl),
             dedupe_max_records: crate::hooks::dedupe::DEFAULT_MAX_RECORDS,
             poison_binding: raw.poison_binding,
+            identity: crate::settings::IdentitySettings::default(),
         })
     }
 
