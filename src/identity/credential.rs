@@ -122,8 +122,14 @@ impl Credential {
                 remedy(spec_kind(spec, settings)),
             )
         })?;
-        if *spec == AuthSpec::Default {
-            credential.description = format!("default → {}", credential.description);
+        match (spec, credential.kind) {
+            (AuthSpec::Default, _) => {
+                credential.description = format!("default → {}", credential.description);
+            }
+            (AuthSpec::ManagedIdentity { .. }, CredentialKind::WorkloadIdentity) => {
+                credential.description = format!("managed_identity → {}", credential.description);
+            }
+            _ => {}
         }
         Ok(credential)
     }
@@ -338,9 +344,7 @@ const AUTHORITY_REMEDY: &str =
 /// The spec with its defaults from the environment, as azure-identity reads them.
 fn resolve(spec: &AuthSpec, s: &IdentitySettings) -> Result<Resolved, (String, &'static str)> {
     match spec {
-        AuthSpec::ManagedIdentity { client_id } => Ok(Resolved::Managed {
-            client_id: client_id.clone(),
-        }),
+        AuthSpec::ManagedIdentity { client_id } => Ok(managed_choice(client_id.clone(), s)),
         AuthSpec::WorkloadIdentity {
             client_id,
             tenant_id,
@@ -378,6 +382,29 @@ fn resolve(spec: &AuthSpec, s: &IdentitySettings) -> Result<Resolved, (String, &
     }
 }
 
+/// `managed_identity` as azure-identity's `ManagedIdentityCredential` resolves it: the App Service
+/// endpoint when `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set; else workload identity when its
+/// variables are (`AZURE_AUTHORITY_HOST`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`: an AKS pod
+/// with workload identity, where the node's metadata service would give the node's identity), with
+/// `client_id` or `AZURE_CLIENT_ID`; else the instance metadata service.
+fn managed_choice(client_id: Option<String>, s: &IdentitySettings) -> Resolved {
+    if managed_kind(s) == CredentialKind::Imds {
+        if let (Some(_), Some(tenant_id), Some(token_file), Some(client_id)) = (
+            &s.authority_host,
+            &s.tenant_id,
+            &s.federated_token_file,
+            client_id.as_ref().or(s.client_id.as_ref()),
+        ) {
+            return Resolved::Workload {
+                client_id: client_id.clone(),
+                tenant_id: tenant_id.clone(),
+                token_file: token_file.clone(),
+            };
+        }
+    }
+    Resolved::Managed { client_id }
+}
+
 /// `default`: azure-identity's `DefaultAzureCredential` order without the developer tools. The
 /// environment's client secret when `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET`
 /// are set; workload identity when `AZURE_AUTHORITY_HOST`, `AZURE_TENANT_ID` and
@@ -405,9 +432,7 @@ fn default_choice(s: &IdentitySettings) -> Resolved {
             token_file: token_file.clone(),
         };
     }
-    Resolved::Managed {
-        client_id: s.client_id.clone(),
-    }
+    managed_choice(s.client_id.clone(), s)
 }
 
 /// The authority as azure-identity normalises `AZURE_AUTHORITY_HOST` (`https://` added when no
@@ -500,6 +525,24 @@ mod tests {
         assert!(matches!(default_choice(&s), Resolved::Workload { .. }));
         s.client_secret = Some("s3cret".into());
         assert!(matches!(default_choice(&s), Resolved::Secret { .. }));
+    }
+
+    #[test]
+    fn managed_identity_on_a_workload_identity_pod_is_workload_identity_as_in_azure_identity() {
+        let mut s = settings();
+        s.client_id = Some("c".into());
+        s.tenant_id = Some("t".into());
+        s.federated_token_file = Some("/var/run/token".into());
+        assert!(matches!(managed_choice(None, &s), Resolved::Managed { .. }));
+        s.authority_host = Some("https://login.microsoftonline.com/".into());
+        assert!(matches!(
+            managed_choice(None, &s),
+            Resolved::Workload { .. }
+        ));
+        // The App Service endpoint comes first.
+        s.identity_endpoint = Some("http://127.0.0.1:41000/msi/token".into());
+        s.identity_header = Some("h".into());
+        assert!(matches!(managed_choice(None, &s), Resolved::Managed { .. }));
     }
 
     #[test]

@@ -108,7 +108,8 @@ impl HookAuth {
         &self.credential
     }
 
-    /// A token, from the slot or one request, within `limit` (a timeout is [`TokenError::Unavailable`]).
+    /// A token, from the slot or one request, within `limit` (a timeout is
+    /// [`TokenError::Unavailable`]).
     pub(crate) async fn token(&self, limit: Duration) -> Result<AccessToken, TokenError> {
         match tokio::time::timeout(limit, self.slot.token(&self.credential, &self.audience)).await {
             Ok(result) => result,

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum AuthSpec {
     /// The resource's managed identity: the App Service endpoint when `IDENTITY_ENDPOINT` and
-    /// `IDENTITY_HEADER` are set, else the instance metadata service.
+    /// `IDENTITY_HEADER` are set, else workload identity when its variables are (as
+    /// azure-identity's `ManagedIdentityCredential`), else the instance metadata service.
     ManagedIdentity {
         /// A user-assigned identity's client id; `None`: the system-assigned identity.
         #[serde(default)]

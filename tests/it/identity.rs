@@ -758,3 +758,55 @@ async fn the_readme_azure_devops_recipe_passes_check() {
         "{stdout}"
     );
 }
+
+/// `type = "default"` takes the first configured credential in azure-identity's order: here the
+/// environment's client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`), which
+/// no output shows, even when the endpoint refuses it.
+#[tokio::test]
+async fn default_uses_the_environment_client_secret_first_and_never_shows_it() {
+    let service = TokenService::start().await;
+    service.answer(vec![Answer::token(3600), Answer::invalid_client()]);
+    let receiver = Receiver::start().await;
+    let mut env = service.entra_env();
+    env.extend([
+        ("HOOK_URL".into(), receiver.url("/hook")),
+        ("AZURE_TENANT_ID".into(), TENANT.into()),
+        ("AZURE_CLIENT_ID".into(), CLIENT.into()),
+        ("AZURE_CLIENT_SECRET".into(), "env-secret~value".into()),
+    ]);
+    let hooks = format!(
+        "{}{}",
+        hook("devops", r#"{ type = "default" }"#),
+        // Another audience: a second token request; the service refuses whichever comes second.
+        hook("arm", r#"{ type = "default" }"#).replace(DEVOPS, "https://management.azure.com"),
+    );
+    let app = spawn_app(&pairs(&env), Some(&hooks)).await;
+    let (status, answer) = json_answer(
+        app.invoke(FUNCTION, "def-1", invocation(&event("def-1")).to_string())
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let requests = service.requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    for request in &requests {
+        assert_eq!(request.form["client_secret"], "env-secret~value");
+        assert_eq!(request.form["client_id"], CLIENT);
+    }
+    let logs = answer["Logs"].to_string();
+    assert!(
+        logs.contains(&format!(
+            "default → client_secret (client id {CLIENT}, tenant {TENANT}) was refused a token for audience `"
+        )),
+        "{logs}"
+    );
+    assert_eq!(bearers(&receiver).len(), 1, "the refused hook sent nothing");
+    for (what, text) in [
+        ("Logs", logs),
+        ("stdout", app.logs().stdout()),
+        ("stderr", app.logs().stderr()),
+    ] {
+        service.assert_no_secret_in(what, &text);
+        assert!(!text.contains("env-secret"), "{what}: {text}");
+    }
+}

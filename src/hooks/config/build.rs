@@ -1,5 +1,6 @@
 //! From a validated [`HooksConfig`] to the runtime [`Dispatcher`]: the HTTP client (only when a hook
-//! sends HTTP), the credentials of hooks with `auth`, and the dedupe store. The only part of `config` that creates anything that connects.
+//! sends HTTP), the credentials of hooks with `auth`, and the dedupe store. The only part of
+//! `config` that creates anything that connects.
 
 use super::{ConfigError, DedupeSetting, HooksConfig};
 use crate::hooks::dedupe::{DedupeStore, MemoryStore};
