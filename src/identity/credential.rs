@@ -22,7 +22,7 @@ const PUBLIC_AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// Which credential a spec resolved to (`default` resolves to one of the others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CredentialKind {
+enum CredentialKind {
     /// The App Service / Functions / Container Apps endpoint.
     AppService,
     /// The instance metadata service.
@@ -142,12 +142,6 @@ impl Credential {
     /// The client id, when known from the configuration.
     pub(crate) fn client_id(&self) -> Option<&str> {
         self.client_id.as_deref()
-    }
-
-    /// Which credential it is.
-    #[allow(dead_code)]
-    pub(crate) fn kind(&self) -> CredentialKind {
-        self.kind
     }
 
     /// One token request for `audience` through `azure_identity` (its cache answers when it holds a

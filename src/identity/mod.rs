@@ -17,18 +17,13 @@ mod spec;
 mod token;
 mod transport;
 
-// The API for actions that call Azure: some of it is used only by them and by `check --auth`.
-#[allow(unused_imports)]
-pub(crate) use credential::{Credential, CredentialKind};
 pub(crate) use registry::{Credentials, HookAuth};
 pub(crate) use spec::{AuthConfig, AuthSpec};
-#[allow(unused_imports)]
-pub(crate) use token::{AccessToken, TokenClaims, TokenError};
+pub(crate) use token::{AccessToken, TokenError};
 
 /// Azure Resource Manager's audience (`aml_job`).
 pub(crate) const ARM: &str = "https://management.azure.com";
 /// The Azure ML data plane's audience (`aml_batch_endpoint`).
-#[allow(dead_code)]
 pub(crate) const AZURE_ML: &str = "https://ml.azure.com";
 /// Azure DevOps' audience: its application id, which has no URI form.
 pub(crate) const AZURE_DEVOPS: &str = "499b84ac-1321-427f-aa17-267ca6975798";
