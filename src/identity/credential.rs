@@ -41,6 +41,9 @@ pub(crate) struct Credential {
     description: String,
     /// The client id, when the configuration names one.
     client_id: Option<String>,
+    /// What it sends that no message may show (a client secret, the identity header): redacted
+    /// from the token endpoint's words in its errors.
+    secrets: Vec<String>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -131,6 +134,12 @@ impl Credential {
             }
             _ => {}
         }
+        credential.secrets = settings
+            .secrets()
+            .chain(spec.secret())
+            .filter(|secret| !secret.is_empty())
+            .map(str::to_owned)
+            .collect();
         Ok(credential)
     }
 
@@ -153,7 +162,7 @@ impl Credential {
                 token.token.secret(),
                 std::time::SystemTime::from(token.expires_on),
             )),
-            Err(e) => Err(self.classify(&e, audience)),
+            Err(e) => Err(self.classify(&e, audience).without(&self.secrets)),
         }
     }
 
@@ -284,6 +293,7 @@ fn managed(
         kind,
         description: format!("managed_identity ({source}, {who})"),
         client_id,
+        secrets: Vec::new(),
     })
 }
 
@@ -305,6 +315,7 @@ fn workload(
         kind: CredentialKind::WorkloadIdentity,
         description: format!("workload_identity (client id {client_id}, tenant {tenant_id})"),
         client_id: Some(client_id),
+        secrets: Vec::new(),
     })
 }
 
@@ -326,6 +337,7 @@ fn client_secret(
         kind: CredentialKind::ClientSecret,
         description: format!("client_secret (client id {client_id}, tenant {tenant_id})"),
         client_id: Some(client_id),
+        secrets: Vec::new(),
     })
 }
 

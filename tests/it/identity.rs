@@ -810,3 +810,48 @@ async fn default_uses_the_environment_client_secret_first_and_never_shows_it() {
         assert!(!text.contains("env-secret"), "{what}: {text}");
     }
 }
+
+/// A token endpoint that repeats the client secret in its refusal of a refresh: the warning that
+/// the still-valid token is kept (a log line no hook error passes through) does not show it.
+#[tokio::test]
+async fn a_refused_refresh_that_echoes_the_secret_logs_no_secret() {
+    let service = TokenService::start().await;
+    service.answer(vec![
+        Answer::token(200),
+        Answer::Error {
+            status: 401,
+            body: json!({
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided: sp-secret-value~42",
+            }),
+        },
+    ]);
+    let receiver = Receiver::start().await;
+    let mut env = service.entra_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    env.push(("AML_SP_SECRET".into(), "sp-secret-value~42".into()));
+    let auth = format!(
+        r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
+    );
+    let app = spawn_app(&pairs(&env), Some(&hook("devops", &auth))).await;
+    for id in ["echo-1", "echo-2"] {
+        let (status, answer) = json_answer(
+            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        assert!(!answer.to_string().contains("sp-secret-value"), "{answer}");
+    }
+    assert_eq!(
+        service.requests().len(),
+        2,
+        "the token and one refused refresh"
+    );
+    let stdout = app.logs().stdout();
+    assert!(stdout.contains("AADSTS7000215"), "{stdout}");
+    for (what, text) in [("stdout", stdout), ("stderr", app.logs().stderr())] {
+        service.assert_no_secret_in(what, &text);
+        assert!(!text.contains("sp-secret-value"), "{what}: {text}");
+    }
+}
