@@ -811,6 +811,45 @@ async fn default_uses_the_environment_client_secret_first_and_never_shows_it() {
     }
 }
 
+/// A token that has expired (here: one issued for 5 s, inside the 10 s the handler never hands a
+/// token out in) is not sent: the next event waits for one new request and carries the new token,
+/// which the event after it takes from the cache.
+#[tokio::test]
+async fn an_expired_token_is_replaced_before_the_next_event_is_delivered() {
+    let service = TokenService::start().await;
+    service.answer(vec![Answer::token(5)]);
+    let receiver = Receiver::start().await;
+    let mut env = service.imds_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    let app = spawn_app(
+        &pairs(&env),
+        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
+    )
+    .await;
+    for id in ["expiry-1", "expiry-2", "expiry-3"] {
+        let (status, answer) = json_answer(
+            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let issued = service.issued();
+    assert_eq!(
+        issued.len(),
+        2,
+        "one request after the expiry, then the cache"
+    );
+    assert_eq!(
+        bearers(&receiver),
+        vec![
+            format!("Bearer {}", issued[0]),
+            format!("Bearer {}", issued[1]),
+            format!("Bearer {}", issued[1]),
+        ]
+    );
+}
+
 /// A token endpoint that repeats the client secret in its refusal of a refresh: the warning that
 /// the still-valid token is kept (a log line no hook error passes through) does not show it.
 #[tokio::test]
