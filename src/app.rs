@@ -5,7 +5,7 @@
 use crate::door::functions::FunctionsDoor;
 use crate::door::webhook::{WebhookDoor, WebhookSetupError};
 use crate::door::Doors;
-use crate::hooks::action::{ActionKind, AzureEndpoints};
+use crate::hooks::action::ActionKind;
 use crate::hooks::config::{ConfigError, HooksConfig};
 use crate::hooks::Hook;
 use crate::pipeline::Pipeline;
@@ -85,7 +85,7 @@ impl AppBuilder {
     pub fn build(self) -> Result<App, StartupError> {
         let settings = self.settings;
         let mut config = match self.config {
-            Some(config) => config.with_azure(azure_endpoints(&settings))?,
+            Some(config) => config.with_azure(settings.azure.clone())?,
             None => load_hooks(&settings)?,
         };
         config.settings.dedupe_max_records = settings.dedupe_max_records;
@@ -179,15 +179,7 @@ pub fn load_hooks(settings: &Settings) -> Result<HooksConfig, ConfigError> {
         &|name| settings.lookup(name),
         settings.dedupe.as_deref(),
     )?;
-    config.with_azure(azure_endpoints(settings))
-}
-
-/// The settings' Azure addresses in the hooks' terms.
-fn azure_endpoints(settings: &Settings) -> AzureEndpoints {
-    AzureEndpoints {
-        arm: settings.azure.arm_endpoint.clone(),
-        studio: settings.azure.studio_url.clone(),
-    }
+    config.with_azure(settings.azure.clone())
 }
 
 /// The assembled application: the doors (what every request needs) and the settings it was built

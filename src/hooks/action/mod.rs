@@ -9,7 +9,7 @@ mod slack;
 mod teams;
 mod webhook;
 
-pub use aml::{job_name, AzureEndpoints};
+pub use aml::job_name;
 pub(crate) use aml::{AmlJob, BatchEndpoint, JobWorkspace, DEFAULT_API_VERSION};
 pub(crate) use webhook::Webhook;
 
@@ -22,6 +22,7 @@ use super::{Effect, EventView, Hook, HookContext, HookError, HookFuture};
 use crate::event::studio;
 use crate::event::{Event, MlEvent};
 use crate::identity::{AuthConfig, HookAuth};
+use crate::settings::AzureSettings;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -157,7 +158,7 @@ pub struct ConfiguredHook {
     /// How HTTP actions send; `None` until the dispatcher is built (and for log and output hooks).
     pub(crate) transport: Option<Arc<dyn Transport>>,
     /// The Azure cloud's addresses (the Azure ML actions); public Azure until the settings say.
-    pub(crate) azure: Arc<AzureEndpoints>,
+    pub(crate) azure: Arc<AzureSettings>,
     /// `auth` and the audience of its tokens, as validated; `None` for hooks without `auth`.
     pub(crate) auth: Option<AuthConfig>,
     /// The credential handle for `auth`, from the dispatcher's shared [`Credentials`]; `None` until
@@ -264,11 +265,14 @@ impl ConfiguredHook {
             | Action::AmlBatch(BatchEndpoint { url, .. }) => describe_url(url),
             Action::AmlJob(job) => match &job.workspace {
                 JobWorkspace::Event => {
-                    format!("{} (the event's workspace)", describe_url(&self.azure.arm))
+                    format!(
+                        "{} (the event's workspace)",
+                        describe_url(&self.azure.arm_endpoint)
+                    )
                 }
                 JobWorkspace::Fixed(w) => format!(
                     "{} (workspace {})",
-                    describe_url(&self.azure.arm),
+                    describe_url(&self.azure.arm_endpoint),
                     w.workspace
                 ),
             },
@@ -322,13 +326,13 @@ impl ConfiguredHook {
             Action::Log => return Ok((Value::String(self.text(event)?), None)),
             Action::Output { .. } => return Ok((self.output_payload(event)?, None)),
             Action::Teams { url } => {
-                let link = studio::link(&self.azure.studio, event);
+                let link = studio::link(&self.azure.studio_url, event);
                 let payload = teams::card(&self.text(event)?, &event.facts(), link.as_ref());
                 let request = json_request(url, Method::POST, json_headers(), &payload);
                 (payload, request)
             }
             Action::Slack { url } => {
-                let link = studio::link(&self.azure.studio, event);
+                let link = studio::link(&self.azure.studio_url, event);
                 let payload = slack::message(&self.text(event)?, &event.facts(), link.as_ref());
                 let request = json_request(url, Method::POST, json_headers(), &payload);
                 (payload, request)

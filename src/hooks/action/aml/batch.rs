@@ -117,7 +117,7 @@ impl BatchEndpoint {
             // from the BatchJobResource model) gives the workspace for a built link.
             let id = answer.get("id").and_then(Value::as_str)?;
             let workspace = Workspace::parse(id)?;
-            Some(super::built_link(&hook.azure.studio, &workspace, job))
+            Some(super::built_link(&hook.azure.studio_url, &workspace, job))
         });
         let link = link.unwrap_or_else(|| "no studio link in the answer".to_owned());
         tracing::info!(
