@@ -227,13 +227,18 @@ impl ConfiguredHook {
         self.auth.as_ref().map_or("", |a| a.audience.as_str())
     }
 
-    /// The transport with the hook's token on every request: what the Azure ML actions send with
-    /// (their `auth` is required), or the error of a configuration built without either.
-    fn with_token(&self) -> Result<WithToken<'_>, HookError> {
-        let inner = self
-            .transport
+    /// The transport the hook sends with, or the error of a configuration built without one.
+    fn client(&self) -> Result<&dyn Transport, HookError> {
+        self.transport
             .as_deref()
-            .ok_or_else(|| self.fail("no HTTP client was built for this configuration"))?;
+            .ok_or_else(|| self.fail("no HTTP client was built for this configuration"))
+    }
+
+    /// [`ConfiguredHook::client`] with the hook's token on every request: what a hook with `auth`
+    /// sends with (the Azure ML actions always have one), or the error of a configuration built
+    /// without the credential.
+    fn with_token(&self) -> Result<WithToken<'_>, HookError> {
+        let inner = self.client()?;
         let auth = self
             .credential
             .as_ref()
@@ -401,30 +406,19 @@ impl ConfiguredHook {
         let Some(request) = outgoing else {
             return Err(self.fail("nothing to send"));
         };
-        let Some(transport) = &self.transport else {
-            return Err(self.fail("no HTTP client was built for this configuration"));
-        };
         let with_token;
-        let transport: &dyn Transport = match (&self.auth, &self.credential) {
-            (None, _) => transport.as_ref(),
-            (Some(_), Some(auth)) => {
-                with_token = WithToken {
-                    inner: transport.as_ref(),
-                    auth,
-                };
-                &with_token
+        let transport = match self.auth {
+            Some(_) => {
+                with_token = self.with_token()?;
+                &with_token as &dyn Transport
             }
-            (Some(_), None) => return Err(self.fail("no credential was built for its `auth`")),
+            None => self.client()?,
         };
         let delivered = deliver(transport, &request, self.policy, ctx.deadline)
             .await
             .map_err(|e| {
                 let message = format!("{} to {}: {e}", self.kind_word(), preview.destination);
-                if e.is_permanent() {
-                    self.fail_permanently(message)
-                } else {
-                    self.fail(message)
-                }
+                self.fail_as(&e, message)
             })?;
         let with = self
             .credential
