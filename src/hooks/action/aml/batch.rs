@@ -95,12 +95,10 @@ impl BatchEndpoint {
         let done = deliver(&hook.with_token()?, &request, hook.policy, ctx.deadline)
             .await
             .map_err(|e| match e.refusal() {
-                Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => hook
-                    .fail_permanently(format!(
-                        "batch endpoint {destination}: {} ({})",
-                        refused_identity(status, hook.audience(), BATCH_ROLE),
-                        describe_refusal(body)
-                    )),
+                Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => {
+                    let service = format!("batch endpoint {destination}");
+                    refused_identity(hook, &service, status, body, BATCH_ROLE)
+                }
                 Some((status, body)) => hook.fail_permanently(format!(
                     "batch endpoint {destination} refused the job ({status}): {}",
                     describe_refusal(body)

@@ -177,12 +177,9 @@ fn refusal_of(
     error: DeliveryError,
 ) -> Result<(StatusCode, Vec<u8>), HookError> {
     match error.refusal() {
-        Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(hook
-            .fail_permanently(format!(
-                "Resource Manager: {} ({})",
-                refused_identity(status, hook.audience(), JOB_ROLE),
-                describe_refusal(body)
-            ))),
+        Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(
+            refused_identity(hook, "Resource Manager", status, body, JOB_ROLE),
+        ),
         Some((status, body)) => Ok((status, body.to_vec())),
         None => Err(hook.fail_as(&error, format!("Resource Manager: {error}"))),
     }
@@ -200,12 +197,9 @@ async fn find(
         )),
         Err(e) => match e.refusal() {
             Some((StatusCode::NOT_FOUND, _)) => Ok(None),
-            Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(hook
-                .fail_permanently(format!(
-                    "Resource Manager: {} ({})",
-                    refused_identity(status, hook.audience(), JOB_ROLE),
-                    describe_refusal(body)
-                ))),
+            Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(
+                refused_identity(hook, "Resource Manager", status, body, JOB_ROLE),
+            ),
             Some((status, body)) => Err(hook.fail_permanently(format!(
                 "Resource Manager refused reading the job ({status}): {}",
                 describe_refusal(body)

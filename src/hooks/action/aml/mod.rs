@@ -16,6 +16,8 @@ pub use name::job_name;
 
 use crate::event::studio::StudioBase;
 use crate::event::Workspace;
+use crate::hooks::action::ConfiguredHook;
+use crate::hooks::HookError;
 use crate::telemetry::cut;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -41,9 +43,25 @@ pub(crate) fn describe_refusal(body: &[u8]) -> String {
     }
 }
 
+/// A 401 or 403 from `service` (`Resource Manager`, `batch endpoint https://…`) as the hook's
+/// permanent failure: what it means for the identity, what to grant, and Azure's own words.
+pub(crate) fn refused_identity(
+    hook: &ConfiguredHook,
+    service: &str,
+    status: StatusCode,
+    body: &[u8],
+    role: &str,
+) -> HookError {
+    hook.fail_permanently(format!(
+        "{service}: {} ({})",
+        identity_remedy(status, hook.audience(), role),
+        describe_refusal(body)
+    ))
+}
+
 /// What a 401 or 403 means for the identity, and what to grant: Resource Manager and the data plane
 /// both refuse an identity without the role before looking at the request.
-pub(crate) fn refused_identity(status: StatusCode, audience: &str, role: &str) -> String {
+fn identity_remedy(status: StatusCode, audience: &str, role: &str) -> String {
     if status == StatusCode::UNAUTHORIZED {
         format!(
             "the token was not accepted (401): it must be issued for {audience} (the action implies \
