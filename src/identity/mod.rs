@@ -5,7 +5,7 @@
 //! handler's own reqwest client (`transport`). What the crate cannot do is added here, each with its
 //! reason in DESIGN.md: `AZURE_POD_IDENTITY_AUTHORITY_HOST` (`transport`), keeping a still-valid
 //! token when a refresh fails and never making callers wait for a proactive refresh (`registry`),
-//! `type = "default"` resolved once from the settings (`credential`), and the classification of
+//! `type = "default"` resolved once from the settings (`resolve`), and the classification of
 //! failures into retryable and refused ([`TokenError`]).
 //!
 //! Environment variables come from [`crate::settings::IdentitySettings`]; only `azure_identity` reads
@@ -13,6 +13,7 @@
 
 mod credential;
 mod registry;
+mod resolve;
 mod spec;
 mod token;
 mod transport;
