@@ -48,6 +48,21 @@ fn bearers(receiver: &Receiver) -> Vec<String> {
         .collect()
 }
 
+/// Invokes `app` with a ModelRegistered event per id, in turn; each must answer 200. The answers.
+async fn invoke_each(app: &crate::support::app::TestApp, ids: &[&str]) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for id in ids {
+        let (status, answer) = json_answer(
+            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        answers.push(answer);
+    }
+    answers
+}
+
 /// Managed identity on a Function App: `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` in the handler's
 /// environment (a child process, since `azure_identity` reads them itself). The exact request, the
 /// token cached across events per (credential, audience), a user-assigned identity by client id,
@@ -659,14 +674,7 @@ async fn a_failed_refresh_keeps_the_still_valid_token() {
         Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
     )
     .await;
-    for id in ["keep-1", "keep-2", "keep-3"] {
-        let (status, answer) = json_answer(
-            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
-                .await,
-        )
-        .await;
-        assert_eq!(status, 200, "{answer}");
-    }
+    invoke_each(&app, &["keep-1", "keep-2", "keep-3"]).await;
     assert_eq!(
         service.requests().len(),
         2,
@@ -831,14 +839,7 @@ async fn an_expired_token_is_replaced_before_the_next_event_is_delivered() {
         Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
     )
     .await;
-    for id in ["expiry-1", "expiry-2", "expiry-3"] {
-        let (status, answer) = json_answer(
-            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
-                .await,
-        )
-        .await;
-        assert_eq!(status, 200, "{answer}");
-    }
+    invoke_each(&app, &["expiry-1", "expiry-2", "expiry-3"]).await;
     let issued = service.issued();
     assert_eq!(
         issued.len(),
@@ -878,13 +879,7 @@ async fn a_refused_refresh_that_echoes_the_secret_logs_no_secret() {
         r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
     );
     let app = spawn_app(&pairs(&env), Some(&hook("devops", &auth))).await;
-    for id in ["echo-1", "echo-2"] {
-        let (status, answer) = json_answer(
-            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
-                .await,
-        )
-        .await;
-        assert_eq!(status, 200, "{answer}");
+    for answer in invoke_each(&app, &["echo-1", "echo-2"]).await {
         assert!(!answer.to_string().contains("sp-secret-value"), "{answer}");
     }
     assert_eq!(
