@@ -48,6 +48,34 @@ fn bearers(receiver: &Receiver) -> Vec<String> {
         .collect()
 }
 
+/// An app with one managed-identity webhook hook (`devops`) to a new receiver, whose identity is
+/// the instance metadata service of `service` (through `AZURE_POD_IDENTITY_AUTHORITY_HOST`).
+async fn imds_app(service: &TokenService) -> (Receiver, crate::support::app::TestApp) {
+    let receiver = Receiver::start().await;
+    let mut env = service.imds_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    let app = spawn_app(
+        &pairs(&env),
+        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
+    )
+    .await;
+    (receiver, app)
+}
+
+/// The same with a client secret (`sp-secret-value~42`, from `${env:AML_SP_SECRET}`) at the
+/// service's Entra ID endpoint.
+async fn client_secret_app(service: &TokenService) -> (Receiver, crate::support::app::TestApp) {
+    let receiver = Receiver::start().await;
+    let mut env = service.entra_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    env.push(("AML_SP_SECRET".into(), "sp-secret-value~42".into()));
+    let auth = format!(
+        r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
+    );
+    let app = spawn_app(&pairs(&env), Some(&hook("devops", &auth))).await;
+    (receiver, app)
+}
+
 /// Invokes `app` with a ModelRegistered event per id, in turn; each must answer 200. The answers.
 async fn invoke_each(app: &crate::support::app::TestApp, ids: &[&str]) -> Vec<Value> {
     let mut answers = Vec::new();
@@ -146,18 +174,8 @@ async fn the_metadata_service_is_reached_through_the_pod_identity_host_and_refre
 {
     let service = TokenService::start().await;
     service.answer(vec![Answer::token(120)]);
-    let receiver = Receiver::start().await;
-    let mut env = service.imds_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    let hooks = hook("devops", r#"{ type = "managed_identity" }"#);
-    let app = spawn_app(&pairs(&env), Some(&hooks)).await;
-    for id in ["imds-1", "imds-2", "imds-3"] {
-        let (status, answer) = json_answer(
-            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
-                .await,
-        )
-        .await;
-        assert_eq!(status, 200, "{answer}");
+    let (receiver, app) = imds_app(&service).await;
+    for answer in invoke_each(&app, &["imds-1", "imds-2", "imds-3"]).await {
         service.assert_no_secret_in("Logs", &answer["Logs"].to_string());
     }
     let requests = service.requests();
@@ -192,14 +210,7 @@ async fn the_metadata_service_is_reached_through_the_pod_identity_host_and_refre
 #[tokio::test]
 async fn a_client_secret_is_exchanged_at_the_v2_token_endpoint() {
     let service = TokenService::start().await;
-    let receiver = Receiver::start().await;
-    let mut env = service.entra_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    env.push(("AML_SP_SECRET".into(), "sp-secret-value~42".into()));
-    let auth = format!(
-        r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
-    );
-    let app = spawn_app(&pairs(&env), Some(&hook("devops", &auth))).await;
+    let (receiver, app) = client_secret_app(&service).await;
     let (status, answer) = json_answer(
         app.invoke(FUNCTION, "cs-1", invocation(&event("cs-1")).to_string())
             .await,
@@ -308,14 +319,7 @@ async fn fifty_concurrent_events_share_one_token_request() {
         Duration::from_millis(300),
         Answer::token(3600),
     )]);
-    let receiver = Receiver::start().await;
-    let mut env = service.imds_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    let app = spawn_app(
-        &pairs(&env),
-        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
-    )
-    .await;
+    let (receiver, app) = imds_app(&service).await;
     let invocations = (0..50).map(|i| {
         let id = format!("many-{i}");
         let body = invocation(&event(&id)).to_string();
@@ -338,11 +342,8 @@ async fn fifty_concurrent_events_share_one_token_request() {
 async fn an_unavailable_token_endpoint_retries_the_hook_and_answers_500() {
     let service = TokenService::start().await;
     service.answer(vec![Answer::status(503), Answer::status(429)]);
-    let receiver = Receiver::start().await;
-    let mut env = service.imds_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
     let hooks = hook("devops", r#"{ type = "managed_identity" }"#);
-    let app = spawn_app(&pairs(&env), Some(&hooks)).await;
+    let (receiver, app) = imds_app(&service).await;
     let (status, answer) = json_answer(
         app.invoke(FUNCTION, "down-1", invocation(&event("down-1")).to_string())
             .await,
@@ -666,14 +667,7 @@ async fn a_failed_refresh_keeps_the_still_valid_token() {
     let service = TokenService::start().await;
     // 200 s: valid, but within the 300 s refresh margin from the start.
     service.answer(vec![Answer::token(200), Answer::status(503)]);
-    let receiver = Receiver::start().await;
-    let mut env = service.imds_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    let app = spawn_app(
-        &pairs(&env),
-        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
-    )
-    .await;
+    let (receiver, app) = imds_app(&service).await;
     invoke_each(&app, &["keep-1", "keep-2", "keep-3"]).await;
     assert_eq!(
         service.requests().len(),
@@ -831,14 +825,7 @@ async fn default_uses_the_environment_client_secret_first_and_never_shows_it() {
 async fn an_expired_token_is_replaced_before_the_next_event_is_delivered() {
     let service = TokenService::start().await;
     service.answer(vec![Answer::token(5)]);
-    let receiver = Receiver::start().await;
-    let mut env = service.imds_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    let app = spawn_app(
-        &pairs(&env),
-        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
-    )
-    .await;
+    let (receiver, app) = imds_app(&service).await;
     invoke_each(&app, &["expiry-1", "expiry-2", "expiry-3"]).await;
     let issued = service.issued();
     assert_eq!(
@@ -871,14 +858,7 @@ async fn a_refused_refresh_that_echoes_the_secret_logs_no_secret() {
             }),
         },
     ]);
-    let receiver = Receiver::start().await;
-    let mut env = service.entra_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    env.push(("AML_SP_SECRET".into(), "sp-secret-value~42".into()));
-    let auth = format!(
-        r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
-    );
-    let app = spawn_app(&pairs(&env), Some(&hook("devops", &auth))).await;
+    let (receiver, app) = client_secret_app(&service).await;
     for answer in invoke_each(&app, &["echo-1", "echo-2"]).await {
         assert!(!answer.to_string().contains("sp-secret-value"), "{answer}");
     }
@@ -887,6 +867,8 @@ async fn a_refused_refresh_that_echoes_the_secret_logs_no_secret() {
         2,
         "the token and one refused refresh"
     );
+    let kept = format!("Bearer {}", service.issued()[0]);
+    assert_eq!(bearers(&receiver), [kept.clone(), kept], "the kept token");
     let stdout = app.logs().stdout();
     assert!(stdout.contains("AADSTS7000215"), "{stdout}");
     for (what, text) in [("stdout", stdout), ("stderr", app.logs().stderr())] {
