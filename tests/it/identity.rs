@@ -63,12 +63,16 @@ async fn imds_app(service: &TokenService) -> (Receiver, crate::support::app::Tes
 }
 
 /// The same with a client secret (`sp-secret-value~42`, from `${env:AML_SP_SECRET}`) at the
-/// service's Entra ID endpoint.
-async fn client_secret_app(service: &TokenService) -> (Receiver, crate::support::app::TestApp) {
+/// service's Entra ID endpoint, and the settings `extra`.
+async fn client_secret_app(
+    service: &TokenService,
+    extra: &[(&str, &str)],
+) -> (Receiver, crate::support::app::TestApp) {
     let receiver = Receiver::start().await;
     let mut env = service.entra_env();
     env.push(("HOOK_URL".into(), receiver.url("/hook")));
     env.push(("AML_SP_SECRET".into(), "sp-secret-value~42".into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let auth = format!(
         r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
     );
@@ -210,7 +214,7 @@ async fn the_metadata_service_is_reached_through_the_pod_identity_host_and_refre
 #[tokio::test]
 async fn a_client_secret_is_exchanged_at_the_v2_token_endpoint() {
     let service = TokenService::start().await;
-    let (receiver, app) = client_secret_app(&service).await;
+    let (receiver, app) = client_secret_app(&service, &[]).await;
     let (status, answer) = json_answer(
         app.invoke(FUNCTION, "cs-1", invocation(&event("cs-1")).to_string())
             .await,
@@ -858,7 +862,7 @@ async fn a_refused_refresh_that_echoes_the_secret_logs_no_secret() {
             }),
         },
     ]);
-    let (receiver, app) = client_secret_app(&service).await;
+    let (receiver, app) = client_secret_app(&service, &[]).await;
     for answer in invoke_each(&app, &["echo-1", "echo-2"]).await {
         assert!(!answer.to_string().contains("sp-secret-value"), "{answer}");
     }
@@ -872,6 +876,36 @@ async fn a_refused_refresh_that_echoes_the_secret_logs_no_secret() {
     let stdout = app.logs().stdout();
     assert!(stdout.contains("AADSTS7000215"), "{stdout}");
     for (what, text) in [("stdout", stdout), ("stderr", app.logs().stderr())] {
+        service.assert_no_secret_in(what, &text);
+        assert!(!text.contains("sp-secret-value"), "{what}: {text}");
+    }
+}
+
+/// At `RUST_LOG=trace` every crate on the token's path logs (reqwest, hyper, azure_core,
+/// azure_identity): neither the client secret it sends nor the token it gets is among their lines.
+#[tokio::test]
+async fn at_trace_level_no_crate_logs_the_secret_or_the_token() {
+    let service = TokenService::start().await;
+    let (receiver, app) = client_secret_app(&service, &[("RUST_LOG", "trace")]).await;
+    invoke_each(&app, &["trace-1"]).await;
+    assert_eq!(bearers(&receiver).len(), 1);
+    let (stdout, stderr) = (app.logs().stdout(), app.logs().stderr());
+    let targets: std::collections::BTreeSet<String> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|line| line["target"].as_str().map(str::to_owned))
+        .collect();
+    for logger in [
+        "azure_identity::cache",
+        "typespec_client_core::http::policies::logging",
+        "hyper_util::client::legacy::client",
+    ] {
+        assert!(
+            targets.contains(logger),
+            "{logger} wrote no line: {targets:?}"
+        );
+    }
+    for (what, text) in [("stdout", stdout), ("stderr", stderr)] {
         service.assert_no_secret_in(what, &text);
         assert!(!text.contains("sp-secret-value"), "{what}: {text}");
     }
