@@ -115,6 +115,8 @@ async fn a_function_app_identity_is_asked_once_and_its_token_reaches_the_webhook
     std::fs::write(dir.path().join("hooks.toml"), hooks).unwrap();
     let mut env = service.function_app_env();
     env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    // Every crate logs, azure_identity's App Service credential among them: none shows the header.
+    env.push(("RUST_LOG".into(), "trace".into()));
     let handler = Handler::start_in(dir.path(), &pairs(&env)).await;
     let mut logs = String::new();
     for id in ["mi-1", "mi-2", "mi-3"] {
@@ -164,6 +166,7 @@ async fn a_function_app_identity_is_asked_once_and_its_token_reaches_the_webhook
     );
     handler.terminate();
     let (_, stdout, stderr) = handler.wait(Duration::from_secs(10));
+    assert!(stdout.contains("azure_identity::"), "trace lines: {stdout}");
     service.assert_no_secret_in("Logs", &logs);
     service.assert_no_secret_in("stdout", &stdout);
     service.assert_no_secret_in("stderr", &stderr);
