@@ -718,11 +718,16 @@ fn a_dry_run_names_the_credential_and_audience_but_no_secret() {
         format!("client_secret token for {DEVOPS} in `Authorization`")
     );
     assert!(!out.contains("sp-secret-value"), "{out}");
-    // Nor does the configuration's debug output (a library user may print it).
-    let config = HooksConfig::parse(&hook("devops", &auth), "hooks.toml", &env).unwrap();
+    // Nor does the configuration's debug output (a library user may print it), nor a Teams URL's
+    // credential.
+    let teams = "[[hooks]]\nname = \"t\"\naction = \"teams\"\nurl = \"https://contoso.webhook.office.com/webhookb2/sig-TEAMS-SECRET\"\n";
+    let text = format!("{}{teams}", hook("devops", &auth));
+    let config = HooksConfig::parse(&text, "hooks.toml", &env).unwrap();
     let debug = format!("{config:?}");
     assert!(debug.contains("ClientSecret"), "{debug}");
+    assert!(debug.contains("contoso.webhook.office.com"), "{debug}");
     assert!(!debug.contains("sp-secret-value"), "{debug}");
+    assert!(!debug.contains("TEAMS-SECRET"), "{debug}");
 }
 
 /// The `hooks.toml` block of a README section (the first ```toml block after `heading`).

@@ -141,7 +141,7 @@ pub(crate) struct Shared {
 
 /// A hook from `hooks.toml`. A validated configuration holds them without a transport (they can
 /// preview but not send); `HooksConfig::dispatcher` gives them one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConfiguredHook {
     /// Its unique name.
     pub(crate) name: String,
@@ -433,6 +433,24 @@ impl ConfiguredHook {
             delivered.status,
             delivered.attempts
         )))
+    }
+}
+
+/// What `handler check` shows of a hook: its destination by host only, and `auth` without its
+/// secret. A derived `Debug` printed the URLs whole (Teams and Slack carry their credential there).
+impl fmt::Debug for ConfiguredHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfiguredHook")
+            .field("name", &self.name)
+            .field("action", &self.kind())
+            .field(
+                "destination",
+                &self.shared.secrets.redact(&self.destination()),
+            )
+            .field("rule", &self.rule)
+            .field("policy", &self.policy)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
     }
 }
 
