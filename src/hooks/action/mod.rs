@@ -127,7 +127,7 @@ pub(crate) enum Action {
     /// Create an Azure ML job through Resource Manager.
     AmlJob(AmlJob),
     /// Start a batch endpoint job.
-    AmlBatch(BatchEndpoint),
+    AmlBatchEndpoint(BatchEndpoint),
 }
 
 /// What every configured hook shares: the compiled templates and the secrets to redact.
@@ -218,7 +218,7 @@ impl ConfiguredHook {
             Action::Teams { .. } => ActionKind::Teams,
             Action::Slack { .. } => ActionKind::Slack,
             Action::AmlJob(_) => ActionKind::AmlJob,
-            Action::AmlBatch(_) => ActionKind::AmlBatchEndpoint,
+            Action::AmlBatchEndpoint(_) => ActionKind::AmlBatchEndpoint,
         }
     }
 
@@ -267,7 +267,7 @@ impl ConfiguredHook {
             Action::Webhook(Webhook { url, .. })
             | Action::Teams { url }
             | Action::Slack { url }
-            | Action::AmlBatch(BatchEndpoint { url, .. }) => describe_url(url),
+            | Action::AmlBatchEndpoint(BatchEndpoint { url, .. }) => describe_url(url),
             Action::AmlJob(job) => match &job.workspace {
                 JobWorkspace::Event => {
                     format!(
@@ -353,7 +353,7 @@ impl ConfiguredHook {
                 let request = json_request(&job.url, Method::PUT, json_headers(), &job.body);
                 (job.body, request)
             }
-            Action::AmlBatch(batch) => batch.request(self, event)?,
+            Action::AmlBatchEndpoint(batch) => batch.request(self, event)?,
         };
         Ok((payload, Some(request)))
     }
@@ -489,7 +489,7 @@ impl Hook for ConfiguredHook {
                     output: Some((binding.clone(), payload)),
                 }),
                 Action::AmlJob(job) => job.run(self, event, ctx).await,
-                Action::AmlBatch(batch) => batch.run(self, event, ctx).await,
+                Action::AmlBatchEndpoint(batch) => batch.run(self, event, ctx).await,
                 _ => self.send(event, ctx).await,
             };
             // `on_permanent_failure = "retry"`: answered as retryable, as before the distinction.

@@ -446,7 +446,7 @@ impl Validator<'_> {
                 self.webhook(h, &raw.name, raw, url, known)?,
             )),
             (ActionKind::AmlBatchEndpoint, Some(url)) => {
-                Ok(Action::AmlBatch(self.batch(h, raw, url, known)?))
+                Ok(Action::AmlBatchEndpoint(self.batch(h, raw, url, known)?))
             }
         }
     }
