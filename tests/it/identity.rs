@@ -719,15 +719,18 @@ fn a_dry_run_names_the_credential_and_audience_but_no_secret() {
     );
     assert!(!out.contains("sp-secret-value"), "{out}");
     // Nor does the configuration's debug output (a library user may print it), nor a Teams URL's
-    // credential.
+    // credential, nor a Redis password.
     let teams = "[[hooks]]\nname = \"t\"\naction = \"teams\"\nurl = \"https://contoso.webhook.office.com/webhookb2/sig-TEAMS-SECRET\"\n";
-    let text = format!("{}{teams}", hook("devops", &auth));
+    let redis = "[settings]\ndedupe = \"redis://:REDIS-SECRET@cache.example:6380/0\"\n";
+    let text = format!("{redis}{}{teams}", hook("devops", &auth));
     let config = HooksConfig::parse(&text, "hooks.toml", &env).unwrap();
     let debug = format!("{config:?}");
     assert!(debug.contains("ClientSecret"), "{debug}");
     assert!(debug.contains("contoso.webhook.office.com"), "{debug}");
     assert!(!debug.contains("sp-secret-value"), "{debug}");
     assert!(!debug.contains("TEAMS-SECRET"), "{debug}");
+    assert!(debug.contains("redis at cache.example"), "{debug}");
+    assert!(!debug.contains("REDIS-SECRET"), "{debug}");
 }
 
 /// The `hooks.toml` block of a README section (the first ```toml block after `heading`).

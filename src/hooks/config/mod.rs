@@ -20,6 +20,7 @@ mod validate;
 
 use super::action::{ActionKind, ConfiguredHook};
 use super::secrets::Secrets;
+use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 use thiserror::Error;
@@ -84,12 +85,32 @@ impl ConfigError {
 }
 
 /// Where dedupe records live.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DedupeSetting {
     /// In this process.
     Memory,
     /// In Redis at this URL.
     Redis(String),
+}
+
+impl DedupeSetting {
+    /// `memory`, or `redis at HOST`: a Redis URL may carry its password.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Memory => "memory".to_owned(),
+            Self::Redis(url) => match reqwest::Url::parse(url) {
+                Ok(u) => format!("redis at {}", u.host_str().unwrap_or("?")),
+                Err(_) => "redis".to_owned(),
+            },
+        }
+    }
+}
+
+/// As [`DedupeSetting::describe`]: a configuration printed with `{:?}` shows no Redis password.
+impl fmt::Debug for DedupeSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 /// The `[settings]` table.
