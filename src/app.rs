@@ -5,7 +5,7 @@
 use crate::door::functions::FunctionsDoor;
 use crate::door::webhook::{WebhookDoor, WebhookSetupError};
 use crate::door::Doors;
-use crate::hooks::action::{ActionKind, AzureEndpoints};
+use crate::hooks::action::ActionKind;
 use crate::hooks::config::{ConfigError, HooksConfig};
 use crate::hooks::Hook;
 use crate::pipeline::Pipeline;
@@ -84,12 +84,10 @@ impl AppBuilder {
     /// Validates everything and assembles the application.
     pub fn build(self) -> Result<App, StartupError> {
         let settings = self.settings;
-        let mut config = match self.config {
-            Some(config) => config.with_azure(azure_endpoints(&settings))?,
+        let config = match self.config {
+            Some(config) => with_settings(config, &settings)?,
             None => load_hooks(&settings)?,
         };
-        config.settings.dedupe_max_records = settings.dedupe_max_records;
-        config.settings.identity = settings.identity.clone();
         let mut dispatcher = config.dispatcher()?;
         for hook in self.extra {
             dispatcher = dispatcher.with_hook(hook);
@@ -171,23 +169,25 @@ fn serves_invocations(settings: &Settings, webhook_protected: bool) -> bool {
     }
 }
 
-/// Loads the hooks file the settings name, with `${env:...}` served by the settings.
-/// The Azure ML actions get the settings' Azure addresses here.
+/// Loads the hooks file the settings name, with `${env:...}` served by the settings and what the
+/// file does not hold taken from them ([`with_settings`]).
 pub fn load_hooks(settings: &Settings) -> Result<HooksConfig, ConfigError> {
     let config = HooksConfig::load_with(
         settings.hooks_file.as_deref(),
         &|name| settings.lookup(name),
         settings.dedupe.as_deref(),
     )?;
-    config.with_azure(azure_endpoints(settings))
+    with_settings(config, settings)
 }
 
-/// The settings' Azure addresses in the hooks' terms.
-fn azure_endpoints(settings: &Settings) -> AzureEndpoints {
-    AzureEndpoints {
-        arm: settings.azure.arm_endpoint.clone(),
-        studio: settings.azure.studio_url.clone(),
-    }
+/// `config` with what the environment decides beside the file: the Azure addresses of the Azure ML
+/// actions, the dedupe store's bound, and the identity variables `auth` reads. One place, so that
+/// serving, `handler check` and `check --auth` build the same credentials.
+fn with_settings(config: HooksConfig, settings: &Settings) -> Result<HooksConfig, ConfigError> {
+    let mut config = config.with_azure(settings.azure.clone())?;
+    config.settings.dedupe_max_records = settings.dedupe_max_records;
+    config.settings.identity = settings.identity.clone();
+    Ok(config)
 }
 
 /// The assembled application: the doors (what every request needs) and the settings it was built

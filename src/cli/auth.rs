@@ -13,8 +13,7 @@ const LIMIT: Duration = Duration::from_secs(15);
 
 /// The report, and whether every token was obtained.
 pub fn check_auth(settings: &Settings) -> Result<(String, bool), CliError> {
-    let mut config = load_hooks(settings)?;
-    config.settings.identity = settings.identity.clone();
+    let config = load_hooks(settings)?;
     let checks = config.token_checks()?;
     if checks.is_empty() {
         return Ok((format!("{}: no hook has `auth`", config.file), true));

@@ -9,8 +9,16 @@ use std::sync::Arc;
 pub(crate) const REDACTED: &str = "[redacted]";
 
 /// The set of secret strings of a configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Secrets(Arc<Vec<String>>);
+
+/// Counts the secrets and shows none: a configuration (and every hook, which holds these) may be
+/// printed with `{:?}` by a library user or a test.
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} values)", self.0.len())
+    }
+}
 
 impl Secrets {
     /// A set holding `values`; values shorter than 4 characters are ignored (they would redact
@@ -57,6 +65,12 @@ pub(crate) fn describe_url(url: &reqwest::Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let secrets = Secrets::new(["sp-secret-value".to_owned()]);
+        assert_eq!(format!("{secrets:?}"), "Secrets(1 values)");
+    }
 
     #[test]
     fn secrets_are_replaced_longest_first() {

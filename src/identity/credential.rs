@@ -1,11 +1,11 @@
 //! One credential of `azure_identity`, built from an [`AuthSpec`] and the environment's settings,
 //! and what its failures mean.
 
+use super::resolve::{cloud, resolve, Resolved};
 use super::spec::AuthSpec;
 use super::token::{AccessToken, TokenError};
 use super::transport::{ReqwestTransport, Unanswered};
 use crate::settings::IdentitySettings;
-use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::error::ErrorKind;
 use azure_core::http::{ClientOptions, RetryOptions, StatusCode, Transport};
@@ -17,12 +17,9 @@ use azure_identity::{
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Entra ID's public-cloud authority, azure-identity's default for `AZURE_AUTHORITY_HOST`.
-const PUBLIC_AUTHORITY: &str = "https://login.microsoftonline.com";
-
 /// Which credential a spec resolved to (`default` resolves to one of the others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CredentialKind {
+enum CredentialKind {
     /// The App Service / Functions / Container Apps endpoint.
     AppService,
     /// The instance metadata service.
@@ -41,6 +38,9 @@ pub(crate) struct Credential {
     description: String,
     /// The client id, when the configuration names one.
     client_id: Option<String>,
+    /// What it sends that no message may show (a client secret, the identity header): redacted
+    /// from the token endpoint's words in its errors.
+    secrets: Vec<String>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -49,23 +49,6 @@ impl std::fmt::Debug for Credential {
             .field("description", &self.description)
             .finish_non_exhaustive()
     }
-}
-
-/// What the spec and the settings resolve to, before anything is built.
-enum Resolved {
-    Managed {
-        client_id: Option<String>,
-    },
-    Workload {
-        client_id: String,
-        tenant_id: String,
-        token_file: PathBuf,
-    },
-    Secret {
-        tenant_id: String,
-        client_id: String,
-        secret: String,
-    },
 }
 
 impl Credential {
@@ -131,6 +114,12 @@ impl Credential {
             }
             _ => {}
         }
+        credential.secrets = settings
+            .secrets()
+            .chain(spec.secret())
+            .filter(|secret| !secret.is_empty())
+            .map(str::to_owned)
+            .collect();
         Ok(credential)
     }
 
@@ -144,12 +133,6 @@ impl Credential {
         self.client_id.as_deref()
     }
 
-    /// Which credential it is.
-    #[allow(dead_code)]
-    pub(crate) fn kind(&self) -> CredentialKind {
-        self.kind
-    }
-
     /// One token request for `audience` through `azure_identity` (its cache answers when it holds a
     /// token more than 5 minutes from expiry).
     pub(crate) async fn fetch(&self, audience: &str) -> Result<AccessToken, TokenError> {
@@ -159,7 +142,7 @@ impl Credential {
                 token.token.secret(),
                 std::time::SystemTime::from(token.expires_on),
             )),
-            Err(e) => Err(self.classify(&e, audience)),
+            Err(e) => Err(self.classify(&e, audience).without(&self.secrets)),
         }
     }
 
@@ -258,7 +241,7 @@ fn spec_kind(spec: &AuthSpec, settings: &IdentitySettings) -> CredentialKind {
 /// The managed-identity source `azure_identity` picks: the App Service endpoint when both of its
 /// variables are set, else the instance metadata service.
 fn managed_kind(settings: &IdentitySettings) -> CredentialKind {
-    if settings.identity_endpoint.is_some() && settings.identity_header.is_some() {
+    if settings.has_app_service_endpoint() {
         CredentialKind::AppService
     } else {
         CredentialKind::Imds
@@ -290,6 +273,7 @@ fn managed(
         kind,
         description: format!("managed_identity ({source}, {who})"),
         client_id,
+        secrets: Vec::new(),
     })
 }
 
@@ -311,6 +295,7 @@ fn workload(
         kind: CredentialKind::WorkloadIdentity,
         description: format!("workload_identity (client id {client_id}, tenant {tenant_id})"),
         client_id: Some(client_id),
+        secrets: Vec::new(),
     })
 }
 
@@ -332,131 +317,15 @@ fn client_secret(
         kind: CredentialKind::ClientSecret,
         description: format!("client_secret (client id {client_id}, tenant {tenant_id})"),
         client_id: Some(client_id),
+        secrets: Vec::new(),
     })
 }
 
 const MANAGED_REMEDY: &str = "turn on the resource's system-assigned identity, or assign the user-assigned identity to it and set `client_id` to its client id";
-const WORKLOAD_REMEDY: &str = "check the client id (`client_id` or AZURE_CLIENT_ID), the tenant (`tenant_id` or AZURE_TENANT_ID), the token file (`token_file` or AZURE_FEDERATED_TOKEN_FILE) and the app's federated credential (issuer, subject, audience api://AzureADTokenExchange)";
+pub(super) const WORKLOAD_REMEDY: &str = "check the client id (`client_id` or AZURE_CLIENT_ID), the tenant (`tenant_id` or AZURE_TENANT_ID), the token file (`token_file` or AZURE_FEDERATED_TOKEN_FILE) and the app's federated credential (issuer, subject, audience api://AzureADTokenExchange)";
 const SECRET_REMEDY: &str = "check `tenant_id`, `client_id` and `secret` (secrets expire: create a new one under the app registration's Certificates & secrets)";
 const AUTHORITY_REMEDY: &str =
     "set AZURE_AUTHORITY_HOST to the https address of your cloud's Entra ID authority, or unset it";
-
-/// The spec with its defaults from the environment, as azure-identity reads them.
-fn resolve(spec: &AuthSpec, s: &IdentitySettings) -> Result<Resolved, (String, &'static str)> {
-    match spec {
-        AuthSpec::ManagedIdentity { client_id } => Ok(managed_choice(client_id.clone(), s)),
-        AuthSpec::WorkloadIdentity {
-            client_id,
-            tenant_id,
-            token_file,
-        } => {
-            let missing = |what: &str| (format!("no {what}"), WORKLOAD_REMEDY);
-            let client_id = client_id
-                .clone()
-                .or_else(|| s.client_id.clone())
-                .ok_or_else(|| missing("client id: set `client_id` or AZURE_CLIENT_ID"))?;
-            let tenant_id = tenant_id
-                .clone()
-                .or_else(|| s.tenant_id.clone())
-                .ok_or_else(|| missing("tenant id: set `tenant_id` or AZURE_TENANT_ID"))?;
-            let token_file = token_file
-                .clone()
-                .or_else(|| s.federated_token_file.clone())
-                .ok_or_else(|| missing("token file: set `token_file` or AZURE_FEDERATED_TOKEN_FILE (the AKS workload identity webhook sets it on pods labelled azure.workload.identity/use: \"true\")"))?;
-            Ok(Resolved::Workload {
-                client_id,
-                tenant_id,
-                token_file,
-            })
-        }
-        AuthSpec::ClientSecret {
-            tenant_id,
-            client_id,
-            secret,
-        } => Ok(Resolved::Secret {
-            tenant_id: tenant_id.clone(),
-            client_id: client_id.clone(),
-            secret: secret.clone(),
-        }),
-        AuthSpec::Default => Ok(default_choice(s)),
-    }
-}
-
-/// `managed_identity` as azure-identity's `ManagedIdentityCredential` resolves it: the App Service
-/// endpoint when `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set; else workload identity when its
-/// variables are (`AZURE_AUTHORITY_HOST`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`: an AKS pod
-/// with workload identity, where the node's metadata service would give the node's identity), with
-/// `client_id` or `AZURE_CLIENT_ID`; else the instance metadata service.
-fn managed_choice(client_id: Option<String>, s: &IdentitySettings) -> Resolved {
-    if managed_kind(s) == CredentialKind::Imds {
-        if let (Some(_), Some(tenant_id), Some(token_file), Some(client_id)) = (
-            &s.authority_host,
-            &s.tenant_id,
-            &s.federated_token_file,
-            client_id.as_ref().or(s.client_id.as_ref()),
-        ) {
-            return Resolved::Workload {
-                client_id: client_id.clone(),
-                tenant_id: tenant_id.clone(),
-                token_file: token_file.clone(),
-            };
-        }
-    }
-    Resolved::Managed { client_id }
-}
-
-/// `default`: azure-identity's `DefaultAzureCredential` order without the developer tools. The
-/// environment's client secret when `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET`
-/// are set; workload identity when `AZURE_AUTHORITY_HOST`, `AZURE_TENANT_ID` and
-/// `AZURE_FEDERATED_TOKEN_FILE` are (its `WORKLOAD_IDENTITY_VARS`) with `AZURE_CLIENT_ID`; else
-/// managed identity, user-assigned when `AZURE_CLIENT_ID` is set.
-fn default_choice(s: &IdentitySettings) -> Resolved {
-    if let (Some(tenant_id), Some(client_id), Some(secret)) =
-        (&s.tenant_id, &s.client_id, &s.client_secret)
-    {
-        return Resolved::Secret {
-            tenant_id: tenant_id.clone(),
-            client_id: client_id.clone(),
-            secret: secret.clone(),
-        };
-    }
-    if let (Some(_), Some(tenant_id), Some(token_file), Some(client_id)) = (
-        &s.authority_host,
-        &s.tenant_id,
-        &s.federated_token_file,
-        &s.client_id,
-    ) {
-        return Resolved::Workload {
-            client_id: client_id.clone(),
-            tenant_id: tenant_id.clone(),
-            token_file: token_file.clone(),
-        };
-    }
-    managed_choice(s.client_id.clone(), s)
-}
-
-/// The authority as azure-identity normalises `AZURE_AUTHORITY_HOST` (`https://` added when no
-/// scheme is given, trailing spaces and `/` stripped); `azure_identity` requires https.
-fn cloud(s: &IdentitySettings) -> Result<CloudConfiguration, String> {
-    let host = s
-        .authority_host
-        .as_deref()
-        .map(|h| h.trim().trim_end_matches('/'))
-        .unwrap_or(PUBLIC_AUTHORITY);
-    let host = if host.contains("://") {
-        host.to_owned()
-    } else {
-        format!("https://{host}")
-    };
-    if !host.starts_with("https://") {
-        return Err(format!(
-            "AZURE_AUTHORITY_HOST {host} is not an https address"
-        ));
-    }
-    let mut custom = CustomConfiguration::default();
-    custom.authority_host = host;
-    Ok(custom.into())
-}
 
 /// The first line of a message (azure_identity appends a troubleshooting link on another line).
 fn first_line(text: &str) -> String {
@@ -503,58 +372,6 @@ mod tests {
 
     fn settings() -> IdentitySettings {
         IdentitySettings::default()
-    }
-
-    #[test]
-    fn default_takes_the_first_configured_credential_in_azure_identity_order() {
-        let mut s = settings();
-        assert!(matches!(
-            default_choice(&s),
-            Resolved::Managed { client_id: None }
-        ));
-        s.client_id = Some("c".into());
-        assert!(matches!(
-            default_choice(&s),
-            Resolved::Managed { client_id: Some(_) }
-        ));
-        s.tenant_id = Some("t".into());
-        s.federated_token_file = Some("/var/run/token".into());
-        // Without AZURE_AUTHORITY_HOST, not workload identity (azure-identity's WORKLOAD_IDENTITY_VARS).
-        assert!(matches!(default_choice(&s), Resolved::Managed { .. }));
-        s.authority_host = Some("https://login.microsoftonline.com/".into());
-        assert!(matches!(default_choice(&s), Resolved::Workload { .. }));
-        s.client_secret = Some("s3cret".into());
-        assert!(matches!(default_choice(&s), Resolved::Secret { .. }));
-    }
-
-    #[test]
-    fn managed_identity_on_a_workload_identity_pod_is_workload_identity_as_in_azure_identity() {
-        let mut s = settings();
-        s.client_id = Some("c".into());
-        s.tenant_id = Some("t".into());
-        s.federated_token_file = Some("/var/run/token".into());
-        assert!(matches!(managed_choice(None, &s), Resolved::Managed { .. }));
-        s.authority_host = Some("https://login.microsoftonline.com/".into());
-        assert!(matches!(
-            managed_choice(None, &s),
-            Resolved::Workload { .. }
-        ));
-        // The App Service endpoint comes first.
-        s.identity_endpoint = Some("http://127.0.0.1:41000/msi/token".into());
-        s.identity_header = Some("h".into());
-        assert!(matches!(managed_choice(None, &s), Resolved::Managed { .. }));
-    }
-
-    #[test]
-    fn the_authority_is_normalised_and_must_be_https() {
-        let mut s = settings();
-        s.authority_host = Some("login.microsoftonline.us/ ".into());
-        let CloudConfiguration::Custom(c) = cloud(&s).unwrap() else {
-            panic!("custom")
-        };
-        assert_eq!(c.authority_host, "https://login.microsoftonline.us");
-        s.authority_host = Some("http://127.0.0.1:1".into());
-        assert!(cloud(&s).unwrap_err().contains("not an https address"));
     }
 
     #[test]

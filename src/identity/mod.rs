@@ -5,7 +5,7 @@
 //! handler's own reqwest client (`transport`). What the crate cannot do is added here, each with its
 //! reason in DESIGN.md: `AZURE_POD_IDENTITY_AUTHORITY_HOST` (`transport`), keeping a still-valid
 //! token when a refresh fails and never making callers wait for a proactive refresh (`registry`),
-//! `type = "default"` resolved once from the settings (`credential`), and the classification of
+//! `type = "default"` resolved once from the settings (`resolve`), and the classification of
 //! failures into retryable and refused ([`TokenError`]).
 //!
 //! Environment variables come from [`crate::settings::IdentitySettings`]; only `azure_identity` reads
@@ -13,22 +13,18 @@
 
 mod credential;
 mod registry;
+mod resolve;
 mod spec;
 mod token;
 mod transport;
 
-// The API for actions that call Azure: some of it is used only by them and by `check --auth`.
-#[allow(unused_imports)]
-pub(crate) use credential::{Credential, CredentialKind};
 pub(crate) use registry::{Credentials, HookAuth};
 pub(crate) use spec::{AuthConfig, AuthSpec};
-#[allow(unused_imports)]
-pub(crate) use token::{AccessToken, TokenClaims, TokenError};
+pub(crate) use token::{AccessToken, TokenError};
 
 /// Azure Resource Manager's audience (`aml_job`).
 pub(crate) const ARM: &str = "https://management.azure.com";
 /// The Azure ML data plane's audience (`aml_batch_endpoint`).
-#[allow(dead_code)]
 pub(crate) const AZURE_ML: &str = "https://ml.azure.com";
 /// Azure DevOps' audience: its application id, which has no URI form.
 pub(crate) const AZURE_DEVOPS: &str = "499b84ac-1321-427f-aa17-267ca6975798";

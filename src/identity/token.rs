@@ -136,6 +136,22 @@ impl TokenError {
     pub(crate) fn is_permanent(&self) -> bool {
         matches!(self, Self::Refused { .. } | Self::Unusable { .. })
     }
+
+    /// The same error with each of `secrets` replaced by `[redacted]` in its reason: the reason
+    /// quotes the token endpoint's answer, and nothing says an endpoint never repeats what it was
+    /// sent. Some of these errors reach a log line that no hook's redaction passes through (a failed
+    /// refresh while the old token is kept).
+    pub(crate) fn without(mut self, secrets: &[String]) -> Self {
+        let (Self::Unavailable { reason, .. }
+        | Self::Refused { reason, .. }
+        | Self::Unusable { reason, .. }) = &mut self;
+        for secret in secrets {
+            if reason.contains(secret.as_str()) {
+                *reason = reason.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        self
+    }
 }
 
 #[cfg(test)]

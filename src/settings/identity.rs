@@ -73,6 +73,12 @@ impl IdentitySettings {
         }
     }
 
+    /// Whether the App Service / Functions / Container Apps endpoint is configured: both of its
+    /// variables set, as azure-identity requires before it uses that endpoint.
+    pub fn has_app_service_endpoint(&self) -> bool {
+        self.identity_endpoint.is_some() && self.identity_header.is_some()
+    }
+
     /// The values no output may show.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         [&self.client_secret, &self.identity_header]

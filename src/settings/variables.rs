@@ -159,7 +159,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "AZURE_CLIENT_ID",
-        "`workload_identity`'s client id; `default`'s client id (client secret, workload or user-assigned managed identity)",
+        "`workload_identity`'s client id, and `managed_identity`'s on a workload identity pod; `default`'s client id (client secret, workload or user-assigned managed identity)",
         "",
     ),
     var(
@@ -179,7 +179,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "AZURE_AUTHORITY_HOST",
-        "the Entra ID authority for `client_secret` and `workload_identity` (https only)",
+        "the Entra ID authority for `client_secret` and `workload_identity` (https only); set with `AZURE_TENANT_ID` and `AZURE_FEDERATED_TOKEN_FILE` (the AKS webhook sets all three), `managed_identity` and `default` use workload identity",
         "`https://login.microsoftonline.com`",
     ),
     var(

@@ -48,6 +48,53 @@ fn bearers(receiver: &Receiver) -> Vec<String> {
         .collect()
 }
 
+/// An app with one managed-identity webhook hook (`devops`) to a new receiver, whose identity is
+/// the instance metadata service of `service` (through `AZURE_POD_IDENTITY_AUTHORITY_HOST`).
+async fn imds_app(service: &TokenService) -> (Receiver, crate::support::app::TestApp) {
+    let receiver = Receiver::start().await;
+    let mut env = service.imds_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    let app = spawn_app(
+        &pairs(&env),
+        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
+    )
+    .await;
+    (receiver, app)
+}
+
+/// The same with a client secret (`sp-secret-value~42`, from `${env:AML_SP_SECRET}`) at the
+/// service's Entra ID endpoint, and the settings `extra`.
+async fn client_secret_app(
+    service: &TokenService,
+    extra: &[(&str, &str)],
+) -> (Receiver, crate::support::app::TestApp) {
+    let receiver = Receiver::start().await;
+    let mut env = service.entra_env();
+    env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    env.push(("AML_SP_SECRET".into(), "sp-secret-value~42".into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let auth = format!(
+        r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
+    );
+    let app = spawn_app(&pairs(&env), Some(&hook("devops", &auth))).await;
+    (receiver, app)
+}
+
+/// Invokes `app` with a ModelRegistered event per id, in turn; each must answer 200. The answers.
+async fn invoke_each(app: &crate::support::app::TestApp, ids: &[&str]) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for id in ids {
+        let (status, answer) = json_answer(
+            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        answers.push(answer);
+    }
+    answers
+}
+
 /// Managed identity on a Function App: `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` in the handler's
 /// environment (a child process, since `azure_identity` reads them itself). The exact request, the
 /// token cached across events per (credential, audience), a user-assigned identity by client id,
@@ -68,6 +115,8 @@ async fn a_function_app_identity_is_asked_once_and_its_token_reaches_the_webhook
     std::fs::write(dir.path().join("hooks.toml"), hooks).unwrap();
     let mut env = service.function_app_env();
     env.push(("HOOK_URL".into(), receiver.url("/hook")));
+    // Every crate logs, azure_identity's App Service credential among them: none shows the header.
+    env.push(("RUST_LOG".into(), "trace".into()));
     let handler = Handler::start_in(dir.path(), &pairs(&env)).await;
     let mut logs = String::new();
     for id in ["mi-1", "mi-2", "mi-3"] {
@@ -117,6 +166,7 @@ async fn a_function_app_identity_is_asked_once_and_its_token_reaches_the_webhook
     );
     handler.terminate();
     let (_, stdout, stderr) = handler.wait(Duration::from_secs(10));
+    assert!(stdout.contains("azure_identity::"), "trace lines: {stdout}");
     service.assert_no_secret_in("Logs", &logs);
     service.assert_no_secret_in("stdout", &stdout);
     service.assert_no_secret_in("stderr", &stderr);
@@ -131,18 +181,8 @@ async fn the_metadata_service_is_reached_through_the_pod_identity_host_and_refre
 {
     let service = TokenService::start().await;
     service.answer(vec![Answer::token(120)]);
-    let receiver = Receiver::start().await;
-    let mut env = service.imds_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    let hooks = hook("devops", r#"{ type = "managed_identity" }"#);
-    let app = spawn_app(&pairs(&env), Some(&hooks)).await;
-    for id in ["imds-1", "imds-2", "imds-3"] {
-        let (status, answer) = json_answer(
-            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
-                .await,
-        )
-        .await;
-        assert_eq!(status, 200, "{answer}");
+    let (receiver, app) = imds_app(&service).await;
+    for answer in invoke_each(&app, &["imds-1", "imds-2", "imds-3"]).await {
         service.assert_no_secret_in("Logs", &answer["Logs"].to_string());
     }
     let requests = service.requests();
@@ -177,14 +217,7 @@ async fn the_metadata_service_is_reached_through_the_pod_identity_host_and_refre
 #[tokio::test]
 async fn a_client_secret_is_exchanged_at_the_v2_token_endpoint() {
     let service = TokenService::start().await;
-    let receiver = Receiver::start().await;
-    let mut env = service.entra_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    env.push(("AML_SP_SECRET".into(), "sp-secret-value~42".into()));
-    let auth = format!(
-        r#"{{ type = "client_secret", tenant_id = "{TENANT}", client_id = "{CLIENT}", secret = "${{env:AML_SP_SECRET}}" }}"#
-    );
-    let app = spawn_app(&pairs(&env), Some(&hook("devops", &auth))).await;
+    let (receiver, app) = client_secret_app(&service, &[]).await;
     let (status, answer) = json_answer(
         app.invoke(FUNCTION, "cs-1", invocation(&event("cs-1")).to_string())
             .await,
@@ -293,14 +326,7 @@ async fn fifty_concurrent_events_share_one_token_request() {
         Duration::from_millis(300),
         Answer::token(3600),
     )]);
-    let receiver = Receiver::start().await;
-    let mut env = service.imds_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    let app = spawn_app(
-        &pairs(&env),
-        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
-    )
-    .await;
+    let (receiver, app) = imds_app(&service).await;
     let invocations = (0..50).map(|i| {
         let id = format!("many-{i}");
         let body = invocation(&event(&id)).to_string();
@@ -323,11 +349,8 @@ async fn fifty_concurrent_events_share_one_token_request() {
 async fn an_unavailable_token_endpoint_retries_the_hook_and_answers_500() {
     let service = TokenService::start().await;
     service.answer(vec![Answer::status(503), Answer::status(429)]);
-    let receiver = Receiver::start().await;
-    let mut env = service.imds_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
     let hooks = hook("devops", r#"{ type = "managed_identity" }"#);
-    let app = spawn_app(&pairs(&env), Some(&hooks)).await;
+    let (receiver, app) = imds_app(&service).await;
     let (status, answer) = json_answer(
         app.invoke(FUNCTION, "down-1", invocation(&event("down-1")).to_string())
             .await,
@@ -651,22 +674,8 @@ async fn a_failed_refresh_keeps_the_still_valid_token() {
     let service = TokenService::start().await;
     // 200 s: valid, but within the 300 s refresh margin from the start.
     service.answer(vec![Answer::token(200), Answer::status(503)]);
-    let receiver = Receiver::start().await;
-    let mut env = service.imds_env();
-    env.push(("HOOK_URL".into(), receiver.url("/hook")));
-    let app = spawn_app(
-        &pairs(&env),
-        Some(&hook("devops", r#"{ type = "managed_identity" }"#)),
-    )
-    .await;
-    for id in ["keep-1", "keep-2", "keep-3"] {
-        let (status, answer) = json_answer(
-            app.invoke(FUNCTION, id, invocation(&event(id)).to_string())
-                .await,
-        )
-        .await;
-        assert_eq!(status, 200, "{answer}");
-    }
+    let (receiver, app) = imds_app(&service).await;
+    invoke_each(&app, &["keep-1", "keep-2", "keep-3"]).await;
     assert_eq!(
         service.requests().len(),
         2,
@@ -709,6 +718,19 @@ fn a_dry_run_names_the_credential_and_audience_but_no_secret() {
         format!("client_secret token for {DEVOPS} in `Authorization`")
     );
     assert!(!out.contains("sp-secret-value"), "{out}");
+    // Nor does the configuration's debug output (a library user may print it), nor a Teams URL's
+    // credential, nor a Redis password.
+    let teams = "[[hooks]]\nname = \"t\"\naction = \"teams\"\nurl = \"https://contoso.webhook.office.com/webhookb2/sig-TEAMS-SECRET\"\n";
+    let redis = "[settings]\ndedupe = \"redis://:REDIS-SECRET@cache.example:6380/0\"\n";
+    let text = format!("{redis}{}{teams}", hook("devops", &auth));
+    let config = HooksConfig::parse(&text, "hooks.toml", &env).unwrap();
+    let debug = format!("{config:?}");
+    assert!(debug.contains("ClientSecret"), "{debug}");
+    assert!(debug.contains("contoso.webhook.office.com"), "{debug}");
+    assert!(!debug.contains("sp-secret-value"), "{debug}");
+    assert!(!debug.contains("TEAMS-SECRET"), "{debug}");
+    assert!(debug.contains("redis at cache.example"), "{debug}");
+    assert!(!debug.contains("REDIS-SECRET"), "{debug}");
 }
 
 /// The `hooks.toml` block of a README section (the first ```toml block after `heading`).
@@ -808,5 +830,94 @@ async fn default_uses_the_environment_client_secret_first_and_never_shows_it() {
     ] {
         service.assert_no_secret_in(what, &text);
         assert!(!text.contains("env-secret"), "{what}: {text}");
+    }
+}
+
+/// A token that has expired (here: one issued for 5 s, inside the 10 s the handler never hands a
+/// token out in) is not sent: the next event waits for one new request and carries the new token,
+/// which the event after it takes from the cache.
+#[tokio::test]
+async fn an_expired_token_is_replaced_before_the_next_event_is_delivered() {
+    let service = TokenService::start().await;
+    service.answer(vec![Answer::token(5)]);
+    let (receiver, app) = imds_app(&service).await;
+    invoke_each(&app, &["expiry-1", "expiry-2", "expiry-3"]).await;
+    let issued = service.issued();
+    assert_eq!(
+        issued.len(),
+        2,
+        "one request after the expiry, then the cache"
+    );
+    assert_eq!(
+        bearers(&receiver),
+        vec![
+            format!("Bearer {}", issued[0]),
+            format!("Bearer {}", issued[1]),
+            format!("Bearer {}", issued[1]),
+        ]
+    );
+}
+
+/// A token endpoint that repeats the client secret in its refusal of a refresh: the warning that
+/// the still-valid token is kept (a log line no hook error passes through) does not show it.
+#[tokio::test]
+async fn a_refused_refresh_that_echoes_the_secret_logs_no_secret() {
+    let service = TokenService::start().await;
+    service.answer(vec![
+        Answer::token(200),
+        Answer::Error {
+            status: 401,
+            body: json!({
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided: sp-secret-value~42",
+            }),
+        },
+    ]);
+    let (receiver, app) = client_secret_app(&service, &[]).await;
+    for answer in invoke_each(&app, &["echo-1", "echo-2"]).await {
+        assert!(!answer.to_string().contains("sp-secret-value"), "{answer}");
+    }
+    assert_eq!(
+        service.requests().len(),
+        2,
+        "the token and one refused refresh"
+    );
+    let kept = format!("Bearer {}", service.issued()[0]);
+    assert_eq!(bearers(&receiver), [kept.clone(), kept], "the kept token");
+    let stdout = app.logs().stdout();
+    assert!(stdout.contains("AADSTS7000215"), "{stdout}");
+    for (what, text) in [("stdout", stdout), ("stderr", app.logs().stderr())] {
+        service.assert_no_secret_in(what, &text);
+        assert!(!text.contains("sp-secret-value"), "{what}: {text}");
+    }
+}
+
+/// At `RUST_LOG=trace` every crate on the token's path logs (reqwest, hyper, azure_core,
+/// azure_identity): neither the client secret it sends nor the token it gets is among their lines.
+#[tokio::test]
+async fn at_trace_level_no_crate_logs_the_secret_or_the_token() {
+    let service = TokenService::start().await;
+    let (receiver, app) = client_secret_app(&service, &[("RUST_LOG", "trace")]).await;
+    invoke_each(&app, &["trace-1"]).await;
+    assert_eq!(bearers(&receiver).len(), 1);
+    let (stdout, stderr) = (app.logs().stdout(), app.logs().stderr());
+    let targets: std::collections::BTreeSet<String> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|line| line["target"].as_str().map(str::to_owned))
+        .collect();
+    for logger in [
+        "azure_identity::cache",
+        "typespec_client_core::http::policies::logging",
+        "hyper_util::client::legacy::client",
+    ] {
+        assert!(
+            targets.contains(logger),
+            "{logger} wrote no line: {targets:?}"
+        );
+    }
+    for (what, text) in [("stdout", stdout), ("stderr", stderr)] {
+        service.assert_no_secret_in(what, &text);
+        assert!(!text.contains("sp-secret-value"), "{what}: {text}");
     }
 }

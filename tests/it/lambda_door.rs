@@ -202,3 +202,64 @@ async fn function_url_requests_are_refused_like_webhook_requests() {
         1
     );
 }
+
+/// `auth` behind a function URL: a Lambda function has no managed identity, so a client secret at
+/// Entra ID (the local token service, over TLS). The webhook gets the Bearer token; a token endpoint
+/// that is down answers 500 (Event Grid redelivers), one that refuses answers 200 with the hook
+/// failed permanently; the answers show neither the token nor the secret.
+#[tokio::test]
+async fn function_url_requests_send_hooks_with_an_entra_id_token() {
+    use crate::support::token_service::{Answer, TokenService};
+    let service = TokenService::start().await;
+    let receiver = Receiver::start().await;
+    let hooks = "[[hooks]]\nname = \"devops\"\naction = \"webhook\"\nurl = \"${env:HOOK_URL}\"\nretries = 0\n\
+        auth = { type = \"client_secret\", tenant_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\", client_id = \"0d4a7a2e-3c47-4e3b-9a3f-2f1d8c0b5e61\", secret = \"${env:AML_SP_SECRET}\" }\n\
+        resource = \"499b84ac-1321-427f-aa17-267ca6975798\"\n";
+    // A fresh app is a fresh credential: no token cached.
+    let app = || {
+        let mut vars: Vec<(String, String)> = service.entra_env();
+        vars.push(("HOOK_URL".into(), receiver.url("/hook")));
+        vars.push(("AML_SP_SECRET".into(), "lambda-sp-secret~7".into()));
+        vars.push(("AML_EVENTS_WEBHOOK_KEY".into(), "lambda-key-1".into()));
+        vars.push(("AWS_LAMBDA_RUNTIME_API".into(), "127.0.0.1:9001".into()));
+        let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let config = HooksConfig::parse(hooks, "hooks.toml", &env).unwrap();
+        let settings = Settings::from_vars(env).unwrap();
+        Arc::new(App::builder(settings).hooks_config(config).build().unwrap())
+    };
+    let one = |id: &str| with_body(json!([seed("eventgrid-model-registered.json", id)]));
+
+    let (status, _, body) = call(app(), function_url_event(one("t-1"))).await;
+    assert_eq!(status, 200, "{body}");
+    let bearers: Vec<String> = receiver
+        .requests("/hook")
+        .iter()
+        .filter_map(|r| r.headers.get("authorization"))
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(bearers, [format!("Bearer {}", service.issued()[0])]);
+    assert_eq!(
+        service.requests()[0].form["client_secret"],
+        "lambda-sp-secret~7"
+    );
+
+    let app = app();
+    service.answer(vec![Answer::status(503), Answer::invalid_client()]);
+    let (status, _, down) = call(app.clone(), function_url_event(one("t-2"))).await;
+    assert_eq!(status, 500, "{down}");
+    let (status, _, refused) = call(app, function_url_event(one("t-3"))).await;
+    assert_eq!(status, 200, "{refused}");
+    assert_eq!(
+        refused["failed_permanently"][0]["hook"], "devops",
+        "{refused}"
+    );
+    for shown in [down.to_string(), refused.to_string()] {
+        assert!(!shown.contains("lambda-sp-secret"), "{shown}");
+        service.assert_no_secret_in("the answer", &shown);
+    }
+    assert_eq!(
+        receiver.requests("/hook").len(),
+        1,
+        "no request without a token"
+    );
+}

@@ -2,8 +2,8 @@
 //! Most tests serve the library's app in this process ([`support::spawn_app`]); `process` keeps the
 //! few that need the built `handler` binary (signals, exit codes, the host's view of stdout/stderr).
 
-mod cards;
 mod aml_actions;
+mod cards;
 mod decode_fixtures;
 mod entra_auth;
 mod event_filters;

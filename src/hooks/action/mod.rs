@@ -9,7 +9,7 @@ mod slack;
 mod teams;
 mod webhook;
 
-pub use aml::{job_name, AzureEndpoints};
+pub use aml::job_name;
 pub(crate) use aml::{AmlJob, BatchEndpoint, JobWorkspace, DEFAULT_API_VERSION};
 pub(crate) use webhook::Webhook;
 
@@ -22,6 +22,7 @@ use super::{Effect, EventView, Hook, HookContext, HookError, HookFuture};
 use crate::event::studio;
 use crate::event::{Event, MlEvent};
 use crate::identity::{AuthConfig, HookAuth};
+use crate::settings::AzureSettings;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -126,7 +127,7 @@ pub(crate) enum Action {
     /// Create an Azure ML job through Resource Manager.
     AmlJob(AmlJob),
     /// Start a batch endpoint job.
-    AmlBatch(BatchEndpoint),
+    AmlBatchEndpoint(BatchEndpoint),
 }
 
 /// What every configured hook shares: the compiled templates and the secrets to redact.
@@ -140,7 +141,7 @@ pub(crate) struct Shared {
 
 /// A hook from `hooks.toml`. A validated configuration holds them without a transport (they can
 /// preview but not send); `HooksConfig::dispatcher` gives them one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConfiguredHook {
     /// Its unique name.
     pub(crate) name: String,
@@ -157,7 +158,7 @@ pub struct ConfiguredHook {
     /// How HTTP actions send; `None` until the dispatcher is built (and for log and output hooks).
     pub(crate) transport: Option<Arc<dyn Transport>>,
     /// The Azure cloud's addresses (the Azure ML actions); public Azure until the settings say.
-    pub(crate) azure: Arc<AzureEndpoints>,
+    pub(crate) azure: Arc<AzureSettings>,
     /// `auth` and the audience of its tokens, as validated; `None` for hooks without `auth`.
     pub(crate) auth: Option<AuthConfig>,
     /// The credential handle for `auth`, from the dispatcher's shared [`Credentials`]; `None` until
@@ -217,7 +218,7 @@ impl ConfiguredHook {
             Action::Teams { .. } => ActionKind::Teams,
             Action::Slack { .. } => ActionKind::Slack,
             Action::AmlJob(_) => ActionKind::AmlJob,
-            Action::AmlBatch(_) => ActionKind::AmlBatchEndpoint,
+            Action::AmlBatchEndpoint(_) => ActionKind::AmlBatchEndpoint,
         }
     }
 
@@ -226,13 +227,18 @@ impl ConfiguredHook {
         self.auth.as_ref().map_or("", |a| a.audience.as_str())
     }
 
-    /// The transport with the hook's token on every request: what the Azure ML actions send with
-    /// (their `auth` is required), or the error of a configuration built without either.
-    fn with_token(&self) -> Result<WithToken<'_>, HookError> {
-        let inner = self
-            .transport
+    /// The transport the hook sends with, or the error of a configuration built without one.
+    fn client(&self) -> Result<&dyn Transport, HookError> {
+        self.transport
             .as_deref()
-            .ok_or_else(|| self.fail("no HTTP client was built for this configuration"))?;
+            .ok_or_else(|| self.fail("no HTTP client was built for this configuration"))
+    }
+
+    /// [`ConfiguredHook::client`] with the hook's token on every request: what a hook with `auth`
+    /// sends with (the Azure ML actions always have one), or the error of a configuration built
+    /// without the credential.
+    fn with_token(&self) -> Result<WithToken<'_>, HookError> {
+        let inner = self.client()?;
         let auth = self
             .credential
             .as_ref()
@@ -261,14 +267,17 @@ impl ConfiguredHook {
             Action::Webhook(Webhook { url, .. })
             | Action::Teams { url }
             | Action::Slack { url }
-            | Action::AmlBatch(BatchEndpoint { url, .. }) => describe_url(url),
+            | Action::AmlBatchEndpoint(BatchEndpoint { url, .. }) => describe_url(url),
             Action::AmlJob(job) => match &job.workspace {
                 JobWorkspace::Event => {
-                    format!("{} (the event's workspace)", describe_url(&self.azure.arm))
+                    format!(
+                        "{} (the event's workspace)",
+                        describe_url(&self.azure.arm_endpoint)
+                    )
                 }
                 JobWorkspace::Fixed(w) => format!(
                     "{} (workspace {})",
-                    describe_url(&self.azure.arm),
+                    describe_url(&self.azure.arm_endpoint),
                     w.workspace
                 ),
             },
@@ -322,13 +331,13 @@ impl ConfiguredHook {
             Action::Log => return Ok((Value::String(self.text(event)?), None)),
             Action::Output { .. } => return Ok((self.output_payload(event)?, None)),
             Action::Teams { url } => {
-                let link = studio::link(&self.azure.studio, event);
+                let link = studio::link(&self.azure.studio_url, event);
                 let payload = teams::card(&self.text(event)?, &event.facts(), link.as_ref());
                 let request = json_request(url, Method::POST, json_headers(), &payload);
                 (payload, request)
             }
             Action::Slack { url } => {
-                let link = studio::link(&self.azure.studio, event);
+                let link = studio::link(&self.azure.studio_url, event);
                 let payload = slack::message(&self.text(event)?, &event.facts(), link.as_ref());
                 let request = json_request(url, Method::POST, json_headers(), &payload);
                 (payload, request)
@@ -344,7 +353,7 @@ impl ConfiguredHook {
                 let request = json_request(&job.url, Method::PUT, json_headers(), &job.body);
                 (job.body, request)
             }
-            Action::AmlBatch(batch) => batch.request(self, event)?,
+            Action::AmlBatchEndpoint(batch) => batch.request(self, event)?,
         };
         Ok((payload, Some(request)))
     }
@@ -397,30 +406,19 @@ impl ConfiguredHook {
         let Some(request) = outgoing else {
             return Err(self.fail("nothing to send"));
         };
-        let Some(transport) = &self.transport else {
-            return Err(self.fail("no HTTP client was built for this configuration"));
-        };
         let with_token;
-        let transport: &dyn Transport = match (&self.auth, &self.credential) {
-            (None, _) => transport.as_ref(),
-            (Some(_), Some(auth)) => {
-                with_token = WithToken {
-                    inner: transport.as_ref(),
-                    auth,
-                };
-                &with_token
+        let transport = match self.auth {
+            Some(_) => {
+                with_token = self.with_token()?;
+                &with_token as &dyn Transport
             }
-            (Some(_), None) => return Err(self.fail("no credential was built for its `auth`")),
+            None => self.client()?,
         };
         let delivered = deliver(transport, &request, self.policy, ctx.deadline)
             .await
             .map_err(|e| {
                 let message = format!("{} to {}: {e}", self.kind_word(), preview.destination);
-                if e.is_permanent() {
-                    self.fail_permanently(message)
-                } else {
-                    self.fail(message)
-                }
+                self.fail_as(&e, message)
             })?;
         let with = self
             .credential
@@ -435,6 +433,24 @@ impl ConfiguredHook {
             delivered.status,
             delivered.attempts
         )))
+    }
+}
+
+/// What `handler check` shows of a hook: its destination by host only, and `auth` without its
+/// secret. A derived `Debug` printed the URLs whole (Teams and Slack carry their credential there).
+impl fmt::Debug for ConfiguredHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfiguredHook")
+            .field("name", &self.name)
+            .field("action", &self.kind())
+            .field(
+                "destination",
+                &self.shared.secrets.redact(&self.destination()),
+            )
+            .field("rule", &self.rule)
+            .field("policy", &self.policy)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
     }
 }
 
@@ -473,7 +489,7 @@ impl Hook for ConfiguredHook {
                     output: Some((binding.clone(), payload)),
                 }),
                 Action::AmlJob(job) => job.run(self, event, ctx).await,
-                Action::AmlBatch(batch) => batch.run(self, event, ctx).await,
+                Action::AmlBatchEndpoint(batch) => batch.run(self, event, ctx).await,
                 _ => self.send(event, ctx).await,
             };
             // `on_permanent_failure = "retry"`: answered as retryable, as before the distinction.

@@ -18,8 +18,9 @@ mod substitute;
 mod table;
 mod validate;
 
-use super::action::{ActionKind, AzureEndpoints, ConfiguredHook};
+use super::action::{ActionKind, ConfiguredHook};
 use super::secrets::Secrets;
+use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 use thiserror::Error;
@@ -84,12 +85,32 @@ impl ConfigError {
 }
 
 /// Where dedupe records live.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DedupeSetting {
     /// In this process.
     Memory,
     /// In Redis at this URL.
     Redis(String),
+}
+
+impl DedupeSetting {
+    /// `memory`, or `redis at HOST`: a Redis URL may carry its password.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Memory => "memory".to_owned(),
+            Self::Redis(url) => match reqwest::Url::parse(url) {
+                Ok(u) => format!("redis at {}", u.host_str().unwrap_or("?")),
+                Err(_) => "redis".to_owned(),
+            },
+        }
+    }
+}
+
+/// As [`DedupeSetting::describe`]: a configuration printed with `{:?}` shows no Redis password.
+impl fmt::Debug for DedupeSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 /// The `[settings]` table.
@@ -135,17 +156,20 @@ impl HooksConfig {
     /// settings' `AML_EVENTS_ARM_ENDPOINT` and `AML_EVENTS_STUDIO_URL`, which the file does not hold.
     /// Refused when an `aml_job` hook would send its token to Resource Manager over plain http
     /// (other than to a loopback address).
-    pub fn with_azure(mut self, azure: AzureEndpoints) -> Result<Self, ConfigError> {
+    pub fn with_azure(
+        mut self,
+        azure: crate::settings::AzureSettings,
+    ) -> Result<Self, ConfigError> {
         let jobs = self.hooks.iter().find(|h| h.kind() == ActionKind::AmlJob);
         if let Some(hook) = jobs {
-            if !crate::identity::may_carry_token(&azure.arm) {
+            if !crate::identity::may_carry_token(&azure.arm_endpoint) {
                 return Err(ConfigError {
                     hook: Some(hook.name.clone()),
                     ..ConfigError::file(
                         &self.file,
                         format!(
                             "AML_EVENTS_ARM_ENDPOINT is {}: a token is sent to Resource Manager, so it must be https (http only to a loopback address)",
-                            super::secrets::describe_url(&azure.arm)
+                            super::secrets::describe_url(&azure.arm_endpoint)
                         ),
                     )
                 });

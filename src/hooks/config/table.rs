@@ -1,6 +1,6 @@
 //! What `handler check` prints: the hooks as a table and a summary line, secrets redacted.
 
-use super::{DedupeSetting, HooksConfig};
+use super::HooksConfig;
 use crate::event::RunStatus;
 use crate::hooks::rule::Rule;
 use crate::hooks::Hook;
@@ -51,13 +51,7 @@ impl HooksConfig {
     /// All of `handler check`'s report: [`HooksConfig::table`], the warnings, then
     /// `FILE: N hook(s) OK; deadline D ms; dedupe STORE` (a Redis store by host only).
     pub fn check_report(&self) -> String {
-        let dedupe = match &self.settings.dedupe {
-            DedupeSetting::Memory => "memory".to_owned(),
-            DedupeSetting::Redis(url) => match reqwest::Url::parse(url) {
-                Ok(u) => format!("redis at {}", u.host_str().unwrap_or("?")),
-                Err(_) => "redis".to_owned(),
-            },
-        };
+        let dedupe = self.settings.dedupe.describe();
         let warnings: String = self
             .warnings
             .iter()

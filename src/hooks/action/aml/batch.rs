@@ -95,12 +95,10 @@ impl BatchEndpoint {
         let done = deliver(&hook.with_token()?, &request, hook.policy, ctx.deadline)
             .await
             .map_err(|e| match e.refusal() {
-                Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => hook
-                    .fail_permanently(format!(
-                        "batch endpoint {destination}: {} ({})",
-                        refused_identity(status, hook.audience(), BATCH_ROLE),
-                        describe_refusal(body)
-                    )),
+                Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => {
+                    let service = format!("batch endpoint {destination}");
+                    refused_identity(hook, &service, status, body, BATCH_ROLE)
+                }
                 Some((status, body)) => hook.fail_permanently(format!(
                     "batch endpoint {destination} refused the job ({status}): {}",
                     describe_refusal(body)
@@ -117,7 +115,7 @@ impl BatchEndpoint {
             // from the BatchJobResource model) gives the workspace for a built link.
             let id = answer.get("id").and_then(Value::as_str)?;
             let workspace = Workspace::parse(id)?;
-            Some(super::built_link(&hook.azure.studio, &workspace, job))
+            Some(super::built_link(&hook.azure.studio_url, &workspace, job))
         });
         let link = link.unwrap_or_else(|| "no studio link in the answer".to_owned());
         tracing::info!(

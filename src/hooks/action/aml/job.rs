@@ -8,11 +8,12 @@
 //! job found then was created by a racing delivery (done too). The PUT itself is create-or-update,
 //! so a retry after a lost answer meets its own job.
 
-use super::{answer_link, built_link, describe_refusal, refused_identity, AzureEndpoints};
+use super::{answer_link, built_link, describe_refusal, refused_identity};
 use crate::event::{Event, MlEvent, Workspace};
 use crate::hooks::action::{json_headers, ConfiguredHook};
 use crate::hooks::delivery::{deliver, DeliveryError, Outgoing};
 use crate::hooks::{Effect, HookContext, HookError};
+use crate::settings::AzureSettings;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{Map, Value};
 
@@ -176,12 +177,9 @@ fn refusal_of(
     error: DeliveryError,
 ) -> Result<(StatusCode, Vec<u8>), HookError> {
     match error.refusal() {
-        Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(hook
-            .fail_permanently(format!(
-                "Resource Manager: {} ({})",
-                refused_identity(status, hook.audience(), JOB_ROLE),
-                describe_refusal(body)
-            ))),
+        Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(
+            refused_identity(hook, "Resource Manager", status, body, JOB_ROLE),
+        ),
         Some((status, body)) => Ok((status, body.to_vec())),
         None => Err(hook.fail_as(&error, format!("Resource Manager: {error}"))),
     }
@@ -199,12 +197,9 @@ async fn find(
         )),
         Err(e) => match e.refusal() {
             Some((StatusCode::NOT_FOUND, _)) => Ok(None),
-            Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(hook
-                .fail_permanently(format!(
-                    "Resource Manager: {} ({})",
-                    refused_identity(status, hook.audience(), JOB_ROLE),
-                    describe_refusal(body)
-                ))),
+            Some((status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), body)) => Err(
+                refused_identity(hook, "Resource Manager", status, body, JOB_ROLE),
+            ),
             Some((status, body)) => Err(hook.fail_permanently(format!(
                 "Resource Manager refused reading the job ({status}): {}",
                 describe_refusal(body)
@@ -220,7 +215,7 @@ async fn find(
 /// Azure is worth a structured record of its own wherever the logs go.
 fn effect(hook: &ConfiguredHook, job: &JobRequest, how: Submitted, answer: &Value) -> Effect {
     let link = answer_link(answer)
-        .unwrap_or_else(|| built_link(&hook.azure.studio, &job.workspace, &job.name));
+        .unwrap_or_else(|| built_link(&hook.azure.studio_url, &job.workspace, &job.name));
     let status = answer
         .pointer("/properties/status")
         .and_then(Value::as_str)
@@ -249,12 +244,12 @@ fn effect(hook: &ConfiguredHook, job: &JobRequest, how: Submitted, answer: &Valu
 
 /// `…/workspaces/{w}/jobs/{name}?api-version=…` under Resource Manager's address.
 pub(crate) fn job_url(
-    azure: &AzureEndpoints,
+    azure: &AzureSettings,
     workspace: &Workspace,
     name: &str,
     api_version: &str,
 ) -> Url {
-    let mut url = azure.arm.clone();
+    let mut url = azure.arm_endpoint.clone();
     if let Ok(mut segments) = url.path_segments_mut() {
         segments.pop_if_empty().extend([
             "subscriptions",
@@ -322,7 +317,7 @@ mod tests {
             resource_group: "ml rg".into(),
             workspace: "ml-ws".into(),
         };
-        let url = job_url(&AzureEndpoints::default(), &workspace, "j-1", "2025-12-01");
+        let url = job_url(&AzureSettings::default(), &workspace, "j-1", "2025-12-01");
         assert_eq!(
             url.as_str(),
             "https://management.azure.com/subscriptions/8f1c/resourceGroups/ml%20rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws/jobs/j-1?api-version=2025-12-01"

@@ -1,8 +1,9 @@
 //! The Azure ML actions: `aml_job` creates a job through Azure Resource Manager ([`AmlJob`]) and
 //! `aml_batch_endpoint` starts a batch endpoint job on the Azure ML data plane ([`BatchEndpoint`]).
 //!
-//! What they share lives here: the cloud's addresses ([`AzureEndpoints`]), reading Azure's error
-//! bodies and the studio links of its answers, and the words for a refused identity. Their token
+//! What they share lives here: reading Azure's error bodies and the studio links of its answers, and
+//! the words for a refused identity. The cloud's addresses are the settings'
+//! ([`crate::settings::AzureSettings`]). Their token
 //! comes from the hook's `auth` (`crate::identity`), on every attempt (`hooks::bearer`). Protocols: `../shared/reference/acting-in-azure.md` §2a, §2b, §3.
 
 mod batch;
@@ -15,35 +16,14 @@ pub use name::job_name;
 
 use crate::event::studio::StudioBase;
 use crate::event::Workspace;
+use crate::hooks::action::ConfiguredHook;
+use crate::hooks::HookError;
 use crate::telemetry::cut;
-use reqwest::{StatusCode, Url};
+use reqwest::StatusCode;
 use serde_json::Value;
-
-/// Azure Resource Manager's address in public Azure.
-const PUBLIC_ARM: &str = "https://management.azure.com";
 
 /// The most of an error message from Azure that a log line or error keeps.
 const MESSAGE_LIMIT: usize = 512;
-
-/// The addresses of one Azure cloud, from the settings (`AML_EVENTS_ARM_ENDPOINT`,
-/// `AML_EVENTS_STUDIO_URL`): public Azure unless they say otherwise.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AzureEndpoints {
-    /// Azure Resource Manager, e.g. `https://management.azure.com`.
-    pub arm: Url,
-    /// Azure ML studio, e.g. `https://ml.azure.com`: job links, and the links of Teams and Slack
-    /// messages.
-    pub studio: StudioBase,
-}
-
-impl Default for AzureEndpoints {
-    fn default() -> Self {
-        Self {
-            arm: Url::parse(PUBLIC_ARM).expect("a constant URL"),
-            studio: StudioBase::default(),
-        }
-    }
-}
 
 /// Azure's explanation of a refusal: `code: message` from `{"error": {"code", "message"}}` (Resource
 /// Manager's error shape, also the data plane's), else the start of the body, else nothing.
@@ -63,9 +43,25 @@ pub(crate) fn describe_refusal(body: &[u8]) -> String {
     }
 }
 
+/// A 401 or 403 from `service` (`Resource Manager`, `batch endpoint https://…`) as the hook's
+/// permanent failure: what it means for the identity, what to grant, and Azure's own words.
+pub(crate) fn refused_identity(
+    hook: &ConfiguredHook,
+    service: &str,
+    status: StatusCode,
+    body: &[u8],
+    role: &str,
+) -> HookError {
+    hook.fail_permanently(format!(
+        "{service}: {} ({})",
+        identity_remedy(status, hook.audience(), role),
+        describe_refusal(body)
+    ))
+}
+
 /// What a 401 or 403 means for the identity, and what to grant: Resource Manager and the data plane
 /// both refuse an identity without the role before looking at the request.
-pub(crate) fn refused_identity(status: StatusCode, audience: &str, role: &str) -> String {
+fn identity_remedy(status: StatusCode, audience: &str, role: &str) -> String {
     if status == StatusCode::UNAUTHORIZED {
         format!(
             "the token was not accepted (401): it must be issued for {audience} (the action implies \
@@ -96,9 +92,10 @@ pub(crate) fn answer_link(answer: &Value) -> Option<String> {
 /// A job's studio link built from the studio base (reference §3, v1 `RUN_PATH`:
 /// `{studio}/runs/{name}?wsid=…`), or a note when the job's name cannot be a path segment.
 pub(crate) fn built_link(studio: &StudioBase, workspace: &Workspace, job: &str) -> String {
-    studio
-        .run(workspace, job)
-        .map_or_else(|| "no studio link for this job name".to_owned(), String::from)
+    studio.run(workspace, job).map_or_else(
+        || "no studio link for this job name".to_owned(),
+        String::from,
+    )
 }
 
 #[cfg(test)]

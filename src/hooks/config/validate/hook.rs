@@ -57,15 +57,13 @@ impl Validator<'_> {
             }
             None => None,
         };
+        // A scoring URI carries no credential (batch endpoints take only Entra ID tokens), so
+        // `check` and the logs may show it; a value from `${env:...}` stays a secret all the same.
+        let url_is_secret = raw.action != ActionKind::AmlBatchEndpoint;
         let url = match &raw.url {
-            Some(text) => Some(self.url(h, text)?),
+            Some(text) => Some(self.url(h, text, url_is_secret)?),
             None => None,
         };
-        if url.is_some() && raw.action == ActionKind::AmlBatchEndpoint {
-            // A scoring URI carries no credential (batch endpoints take only Entra ID tokens), so
-            // `check` and the logs may show its host; a value from `${env:...}` stays a secret.
-            self.secrets.pop();
-        }
         let policy = self.policy(h, &raw, deadline)?;
         let auth = self.auth(h, &raw)?;
         if auth.is_none() && raw.action.needs_auth() {
@@ -282,10 +280,13 @@ impl Validator<'_> {
         Ok(())
     }
 
-    /// `url`, resolved: the whole URL is a secret (Teams and Slack put their credential in it).
-    fn url(&mut self, h: Option<&str>, text: &str) -> Result<Url, ConfigError> {
+    /// `url`, resolved. The whole URL is a secret when `secret` (Teams and Slack put their
+    /// credential in it); the values of its `${env:...}` always are.
+    fn url(&mut self, h: Option<&str>, text: &str, secret: bool) -> Result<Url, ConfigError> {
         let resolved = self.substitute(text, h, "url", Insert::Plain)?;
-        self.secrets.push(resolved.clone());
+        if secret {
+            self.secrets.push(resolved.clone());
+        }
         let url = Url::parse(&resolved)
             .map_err(|e| self.err(h, Some("url"), format!("not a URL ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -445,7 +446,7 @@ impl Validator<'_> {
                 self.webhook(h, &raw.name, raw, url, known)?,
             )),
             (ActionKind::AmlBatchEndpoint, Some(url)) => {
-                Ok(Action::AmlBatch(self.batch(h, raw, url, known)?))
+                Ok(Action::AmlBatchEndpoint(self.batch(h, raw, url, known)?))
             }
         }
     }

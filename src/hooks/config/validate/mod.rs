@@ -2,14 +2,14 @@
 //! the first problem. Pure: it compiles templates and resolves `${env:...}` through the lookup it is
 //! given, and connects to nothing.
 
-mod filter;
 mod aml;
+mod filter;
 mod hook;
 
 use super::file::{toml_message, RawFile, RawHook, RawSettings};
 use super::substitute::{substitute, Insert};
 use super::{ConfigError, DedupeSetting, HookSettings, HooksConfig};
-use crate::hooks::action::{Action, AzureEndpoints, ConfiguredHook, Shared};
+use crate::hooks::action::{Action, ConfiguredHook, Shared};
 use crate::hooks::delivery::RetryPolicy;
 use crate::hooks::rule::Rule;
 use crate::hooks::secrets::Secrets;
@@ -72,7 +72,7 @@ pub(super) fn validate(
             policy: d.policy,
             shared: shared.clone(),
             transport: None,
-            azure: Arc::new(AzureEndpoints::default()),
+            azure: Arc::new(crate::settings::AzureSettings::default()),
             auth: d.auth,
             credential: None,
         })
