@@ -201,6 +201,33 @@ const REFUSED: &[(&str, &str, &str)] = &[
         "filters[0].values",
         "takes no value",
     ),
+    // Attacks (RELIABILITY.md): numbers a double cannot hold as written, TOML's nan and inf, and
+    // a secret a subscription would print.
+    (
+        "operatorType = \"NumberGreaterThan\"\nkey = \"data.x\"\nvalue = 9007199254740993",
+        "filters[0].value",
+        "an integer within ±2^53",
+    ),
+    (
+        "operatorType = \"NumberGreaterThan\"\nkey = \"data.x\"\nvalue = nan",
+        "filters[0].value",
+        "compares with a number",
+    ),
+    (
+        "operatorType = \"NumberIn\"\nkey = \"data.x\"\nvalues = [1, -inf]",
+        "filters[0].values[1]",
+        "takes numbers",
+    ),
+    (
+        "operatorType = \"NumberInRange\"\nkey = \"data.x\"\nvalues = [[-9223372036854775808, 0]]",
+        "filters[0].values[0]",
+        "ranges [low, high]",
+    ),
+    (
+        "operatorType = \"StringIn\"\nkey = \"subject\"\nvalues = [\"a\", \"Bearer ${env:TOKEN}\"]",
+        "filters[0].values[1]",
+        "is not substituted in filters",
+    ),
     (
         "operatorType = \"StringIn\"\nkey = \"subject\"\nvalues = [\"a\"]\nvalu = 1",
         "filters[0]",
