@@ -318,3 +318,83 @@ mod hostile {
         assert!(passes(&not, json!({"s": "x".repeat(1 << 20)})));
     }
 }
+
+/// Times filter-heavy hooks files on a 1 MiB event: 40 hooks of 25 filters each, all holding (so
+/// every filter runs), on one 1 MiB tag and on 75,000 tags:
+/// `cargo test --all-features --lib filter_cost -- --ignored --nocapture` (debug build).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn filter_cost() {
+    use crate::hooks::config::HooksConfig;
+    use crate::hooks::Hook;
+    let hooks_file = |key: &dyn Fn(usize) -> String| {
+        let mut text = String::new();
+        for h in 0..40 {
+            text.push_str(&format!(
+                "[[hooks]]\nname = \"h{h}\"\nevents = [\"RunStatusChanged\"]\naction = \"log\"\n"
+            ));
+            for f in 0..25 {
+                text.push_str(&format!(
+                    "[[hooks.filters]]\noperatorType = \"StringNotContains\"\nkey = \"{}\"\nvalues = [\"needle-{h}-{f}\"]\n",
+                    key(f)
+                ));
+            }
+        }
+        HooksConfig::parse(&text, "cost.toml", &|_| None).unwrap()
+    };
+    let one_tag = json!({"runTags": {"big": "x".repeat(1 << 20)}});
+    let many: serde_json::Map<String, Value> = (0..75_000)
+        .map(|i| (format!("tag{i:05}"), json!(format!("v{i:05}"))))
+        .collect();
+    let many_tags = json!({ "runTags": many });
+    for (name, data, key) in [
+        (
+            "one 1 MiB tag",
+            one_tag,
+            &(|_: usize| "data.RunTags.big".to_owned()) as &dyn Fn(usize) -> String,
+        ),
+        (
+            "75,000 tags",
+            many_tags,
+            &(|f: usize| format!("data.RunTags.TAG{:05}", f * 3000)) as &dyn Fn(usize) -> String,
+        ),
+    ] {
+        let config = hooks_file(key);
+        let e = event(data);
+        let start = std::time::Instant::now();
+        let view = EventView::new(&e);
+        let matched = config
+            .hooks
+            .iter()
+            .filter(|h| h.matches_view(&view))
+            .count();
+        assert_eq!(matched, 40);
+        println!("{name}: 40 hooks x 25 filters in {:?}", start.elapsed());
+    }
+}
+
+#[test]
+fn large_objects_are_read_through_an_index_that_finds_what_a_scan_finds() {
+    let mut tags: serde_json::Map<String, Value> =
+        (0..100).map(|i| (format!("t{i:03}"), json!(i))).collect();
+    tags.insert("stage".into(), json!("b"));
+    tags.insert("Stage".into(), json!("a"));
+    let e = event(json!({ "runTags": tags }));
+    let view = EventView::new(&e);
+    for (key, want) in [("data.runTags.STAGE", "a"), ("data.RunTags.stage", "a")] {
+        let f = filter(Operator::StringIn, key, strings(&[want]));
+        assert!(f.matches(&view), "{key}: the first in the object's order");
+    }
+    let f = filter(
+        Operator::NumberIn,
+        "data.runTags.T042",
+        Operand::Numbers(vec![42.0]),
+    );
+    assert!(f.matches(&view));
+    let f = filter(
+        Operator::IsNullOrUndefined,
+        "data.runTags.t100",
+        Operand::Nothing,
+    );
+    assert!(f.matches(&view));
+}
