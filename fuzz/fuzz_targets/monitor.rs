@@ -2,9 +2,7 @@
 //! panics, and every size it produces stays within its limits.
 #![no_main]
 
-use aml_events::event::monitor::{
-    MonitorBreach, MAX_FEATURES, MESSAGE_LIMIT, NAME_LIMIT,
-};
+use aml_events::event::monitor::{MonitorBreach, MAX_FEATURES, MESSAGE_LIMIT, NAME_LIMIT};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
