@@ -4,6 +4,7 @@
 use super::CliError;
 use crate::app::load_hooks;
 use crate::event::Schema;
+use crate::hooks::secrets::Secrets;
 use crate::settings::Settings;
 use crate::subscription::{DoorAuth, Endpoint, Format, Options, Subscription};
 
@@ -33,6 +34,51 @@ pub fn subscription(
         auth,
     };
     let text = Subscription::plan(&config, options)?.render();
-    // The printer ends the output with a newline of its own.
-    Ok(config.secrets.redact(text.trim_end()))
+    // The printer ends the output with a newline of its own. The webhook door's keys are secrets
+    // of the settings, not of the file: redacted too, wherever they would appear (a query parameter
+    // of `--endpoint` other than `code`, a filter value).
+    let keys = Secrets::new(settings.webhook.keys.iter().cloned());
+    Ok(keys.redact(&config.secrets.redact(text.trim_end())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_of_the_webhook_door_is_printed_wherever_it_is_given() {
+        let dir = std::env::temp_dir().join(format!("aml-events-sub-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("hooks.toml");
+        std::fs::write(
+            &file,
+            "[[hooks]]\nname = \"h\"\naction = \"log\"\n[[hooks.filters]]\noperatorType = \"StringIn\"\nkey = \"data.x\"\nvalues = [\"SECRET-KEY-1\"]\n",
+        )
+        .unwrap();
+        let path = file.to_string_lossy().into_owned();
+        let settings = Settings::from_vars(move |name| match name {
+            "AML_EVENTS_HOOKS" => Some(path.clone()),
+            "AML_EVENTS_WEBHOOK_KEY" => Some("SECRET-KEY-1,SECRET-KEY-2".into()),
+            _ => None,
+        })
+        .unwrap();
+        for format in [Format::Az, Format::Bicep, Format::Arm] {
+            for endpoint in [
+                "https://h.example/api/eventgrid?code=SECRET-KEY-1",
+                "https://h.example/api/eventgrid?key=SECRET-KEY-2&code=SECRET-KEY-1",
+            ] {
+                let text = subscription(&settings, format, endpoint, Schema::EventGrid).unwrap();
+                assert!(!text.contains("SECRET-KEY"), "{format:?}\n{text}");
+            }
+            let err = subscription(
+                &settings,
+                format,
+                "https://u:SECRET-KEY-1@h.example/api/eventgrid",
+                Schema::EventGrid,
+            )
+            .unwrap_err();
+            assert!(!err.to_string().contains("SECRET-KEY"), "{err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

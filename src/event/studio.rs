@@ -323,4 +323,44 @@ mod tests {
         }
         assert_eq!(StudioBase::default().to_string(), DEFAULT_STUDIO_URL);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 512, failure_persistence: None, ..Default::default() })]
+
+        /// Whatever a run id, model name or endpoint name holds (`..`, `/`, `?`, `#`, `%2e`,
+        /// backslashes, unicode, controls), the link stays on studio's page for it: the same host,
+        /// the page's fixed path with the name as one segment that decodes back to the name, and
+        /// `wsid` as the only query parameter.
+        #[test]
+        fn hostile_names_stay_one_path_segment(name in proptest::string::string_regex(
+            "([./\\\\?#%&=:@+ ]|%2[eEfF]|%5[cC]|\\.\\.|é|😀|\\u{0}|\\u{202e}|[a-z]){0,12}"
+        ).unwrap()) {
+            let checks = [
+                ("RunCompleted", json!({"runId": name}), "/runs/", ""),
+                ("ModelDeployed", json!({"serviceName": name}), "/endpoints/realtime/", "/detail"),
+                ("ModelRegistered", json!({"modelName": name, "modelVersion": "1"}), "/model/", ":1/details"),
+            ];
+            for (kind, data, before, after) in checks {
+                let e = event(kind, "s", data);
+                let url = link(&StudioBase::default(), &e).unwrap().url;
+                proptest::prop_assert_eq!(url.host_str(), Some("ml.azure.com"));
+                proptest::prop_assert_eq!(url.query_pairs().count(), 1);
+                proptest::prop_assert_eq!(url.query_pairs().next().unwrap().0, "wsid");
+                proptest::prop_assert!(url.fragment().is_none());
+                let reparsed = url::Url::parse(url.as_str()).unwrap();
+                proptest::prop_assert_eq!(&reparsed, &url, "the link reads back as itself");
+                let path = url.path();
+                if path == "/" {
+                    // The workspace: only for a name that cannot be a segment.
+                    proptest::prop_assert!(matches!(name.trim(), "" | "." | ".."), "{}", name);
+                    continue;
+                }
+                let segment = path.strip_prefix(before).and_then(|p| p.strip_suffix(after));
+                let segment = segment.unwrap_or_else(|| panic!("{path} for {name:?}"));
+                proptest::prop_assert!(!segment.contains('/'), "{}", path);
+                let decoded = percent_encoding::percent_decode_str(segment).decode_utf8().unwrap();
+                proptest::prop_assert_eq!(decoded, name.trim());
+            }
+        }
+    }
 }

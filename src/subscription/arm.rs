@@ -74,6 +74,20 @@ pub(super) fn reference(name: &str) -> Value {
     Value::String(format!("[parameters('{name}')]"))
 }
 
+/// `text` as an ARM string that is never an expression: ARM evaluates a string that starts with `[`
+/// and ends with `]` (a filter value `[parameters('webhookKey')]` would read the key, `[listKeys(…)]`
+/// a storage key), and reads such a literal written with `[[` as the text itself
+/// (learn.microsoft.com `azure-resource-manager/templates/template-expressions`, "Escape
+/// characters"). Every string from the hooks file or the command line goes through here;
+/// [`reference`] writes the only expressions.
+pub(super) fn literal(text: &str) -> Value {
+    if text.starts_with('[') && text.ends_with(']') {
+        Value::String(format!("[{text}"))
+    } else {
+        Value::String(text.to_owned())
+    }
+}
+
 /// The subscription's `properties`.
 pub(super) fn properties(s: &Subscription) -> Value {
     let destination = match &s.options.endpoint {
@@ -83,7 +97,7 @@ pub(super) fn properties(s: &Subscription) -> Value {
         }),
         Endpoint::Webhook(url) => {
             let mut props = Map::new();
-            props.insert("endpointUrl".into(), url.as_str().into());
+            props.insert("endpointUrl".into(), literal(url.as_str()));
             if needs_key(s) {
                 props.insert(
                     "deliveryAttributeMappings".into(),
@@ -92,13 +106,10 @@ pub(super) fn properties(s: &Subscription) -> Value {
                 );
             }
             if let Some((tenant, audience)) = &s.options.auth.entra {
-                props.insert(
-                    "azureActiveDirectoryTenantId".into(),
-                    tenant.as_str().into(),
-                );
+                props.insert("azureActiveDirectoryTenantId".into(), literal(tenant));
                 props.insert(
                     "azureActiveDirectoryApplicationIdOrUri".into(),
-                    audience.as_str().into(),
+                    literal(audience),
                 );
             }
             json!({"endpointType": "WebHook", "properties": props})
@@ -135,7 +146,7 @@ pub(super) fn properties(s: &Subscription) -> Value {
 pub(super) fn advanced_filter(f: &AdvancedFilter) -> Value {
     let mut object = Map::new();
     object.insert("operatorType".into(), f.operator().name().into());
-    object.insert("key".into(), f.key().as_str().into());
+    object.insert("key".into(), literal(f.key().as_str()));
     let num = |n: f64| -> Value { serde_json::from_str(&number(n)).unwrap_or(Value::Null) };
     match f.operand() {
         Operand::Nothing => {}
@@ -153,7 +164,8 @@ pub(super) fn advanced_filter(f: &AdvancedFilter) -> Value {
             object.insert("values".into(), ranges.into());
         }
         Operand::Strings(ss) => {
-            object.insert("values".into(), json!(ss));
+            let ss: Vec<Value> = ss.iter().map(|s| literal(s)).collect();
+            object.insert("values".into(), ss.into());
         }
     }
     Value::Object(object)

@@ -73,7 +73,21 @@ pub(super) fn render(s: &Subscription) -> String {
 
 /// `--advanced-filter KEY OPERATOR VALUE…`.
 fn advanced_filter(f: &AdvancedFilter) -> String {
-    let values: Vec<String> = match f.operand() {
+    let mut line = format!(
+        "--advanced-filter {} {}",
+        quote(f.key().as_str()),
+        f.operator()
+    );
+    for value in values(f) {
+        line.push_str(" \\\n        ");
+        line.push_str(&quote(&value));
+    }
+    line
+}
+
+/// A filter's values as az reads them (before shell quoting).
+fn values(f: &AdvancedFilter) -> Vec<String> {
+    match f.operand() {
         Operand::Nothing => Vec::new(),
         Operand::Number(n) => vec![number(*n)],
         Operand::Bool(b) => vec![b.to_string()],
@@ -82,18 +96,8 @@ fn advanced_filter(f: &AdvancedFilter) -> String {
             .iter()
             .map(|(low, high)| format!("{},{}", number(*low), number(*high)))
             .collect(),
-        Operand::Strings(ss) => ss.iter().map(|s| quote(s)).collect(),
-    };
-    let mut line = format!(
-        "--advanced-filter {} {}",
-        quote(f.key().as_str()),
-        f.operator()
-    );
-    for value in values {
-        line.push_str(" \\\n        ");
-        line.push_str(&value);
+        Operand::Strings(ss) => ss.clone(),
     }
-    line
 }
 
 /// A number as az reads it (`float(text)`): integers without a fraction.
@@ -103,6 +107,44 @@ pub(super) fn number(n: f64) -> String {
     } else {
         format!("{n}")
     }
+}
+
+/// Why az would not receive `text` as the argument it is, if it would not (after the shell has
+/// removed the quotes, which [`quote`] makes safe):
+/// - argparse takes a word that starts with `-` as an option unless it looks like a negative number
+///   (`^-\d+$|^-\d*\.\d+$`, Python's `argparse._negative_number_matcher`), so a value
+///   `--endpoint=https://…` would replace the destination;
+/// - azure-cli replaces a word that starts with `@`, or whose text after its first `=` does, by the
+///   content of that file (`_expand_file_prefixed_files`, `azure/cli/core/commands/__init__.py`),
+///   so a value could copy a local file (a token cache) into the subscription.
+pub(super) fn misread(text: &str) -> Option<&'static str> {
+    if text.starts_with('-') && !negative_number(text) {
+        return Some("az would read a value starting with `-` as an option");
+    }
+    let tail = text.split_once('=').map_or(text, |(_, tail)| tail);
+    if tail.len() > 1 && tail.starts_with('@') {
+        return Some("az would read a value starting with `@` (or `=@`) as a file to load");
+    }
+    None
+}
+
+/// argparse's negative number: `-` then digits, with at most one `.` before the last digit.
+fn negative_number(text: &str) -> bool {
+    let digits = &text[1..];
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if digits.contains('.') {
+        !frac.is_empty() && all(int) && all(frac)
+    } else {
+        !int.is_empty() && all(int)
+    }
+}
+
+/// The words of a filter as az receives them, for [`misread`]: its key and each value.
+pub(super) fn filter_words(f: &AdvancedFilter) -> Vec<String> {
+    let mut words = vec![f.key().as_str().to_owned()];
+    words.extend(values(f));
+    words
 }
 
 /// `text` as one shell word: as is when it is plain, else in single quotes.

@@ -58,8 +58,13 @@ fn write_value(out: &mut String, value: &Value, depth: usize) {
             }
             out.push_str(&format!("{close}]"));
         }
+        // The ARM form escapes literals that look like expressions (`arm::literal`), so only
+        // `arm::reference` writes `[parameters('…')]`; Bicep needs no such escape.
         Value::String(text) => match parameter_name(text) {
             Some(name) => out.push_str(name),
+            None if text.starts_with("[[") && text.ends_with(']') => {
+                out.push_str(&string(&text[1..]))
+            }
             None => out.push_str(&string(text)),
         },
         other => out.push_str(&other.to_string()),
@@ -71,7 +76,8 @@ fn parameter_name(text: &str) -> Option<&str> {
     text.strip_prefix("[parameters('")?.strip_suffix("')]")
 }
 
-/// A Bicep string literal: single quotes, with `\`, `'`, `${`, and line breaks escaped.
+/// A Bicep string literal: single quotes, with `\`, `'`, `${`, line breaks and other control
+/// characters escaped (`\u{…}`).
 fn string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('\'');
@@ -84,6 +90,9 @@ fn string(text: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{{{:X}}}", c as u32))
+            }
             c => out.push(c),
         }
     }

@@ -90,9 +90,12 @@ pub enum SubscriptionError {
     /// No hook of the file can match any event.
     #[error("{0}: no hook can match an event, so there is nothing to subscribe to")]
     NoHooks(String),
-    /// The endpoint is not `functions` nor an https URL.
-    #[error("--endpoint {0}: Event Grid delivers to `functions` (the Event Grid trigger) or to an https URL")]
+    /// The endpoint is not `functions` nor an https URL, or carries credentials.
+    #[error("--endpoint {0}: Event Grid delivers to `functions` (the Event Grid trigger) or to an https URL without credentials")]
     Endpoint(String),
+    /// An argument az would not receive as written (it names the argument, not its value).
+    #[error("{0}: {1}; use --format bicep or arm")]
+    AzArgument(&'static str, &'static str),
 }
 
 impl Endpoint {
@@ -104,7 +107,8 @@ impl Endpoint {
         }
         let mut url =
             Url::parse(text).map_err(|_| SubscriptionError::Endpoint("(not a URL)".to_owned()))?;
-        if url.scheme() != "https" || url.host_str().is_none() {
+        let credentials = !url.username().is_empty() || url.password().is_some();
+        if url.scheme() != "https" || url.host_str().is_none() || credentials {
             return Err(SubscriptionError::Endpoint(describe_url(&url)));
         }
         let kept: Vec<(String, String)> = url
@@ -134,6 +138,9 @@ pub struct Subscription {
 impl Subscription {
     /// The subscription `config`'s hooks need, delivered as `options` says.
     pub fn plan(config: &HooksConfig, options: Options) -> Result<Self, SubscriptionError> {
+        if options.format == Format::Az {
+            az_arguments_are_read_as_written(&options)?;
+        }
         let plan = plan::plan(&config.hooks, options.format);
         if plan.kinds.is_empty() {
             return Err(SubscriptionError::NoHooks(config.file.clone()));
@@ -204,12 +211,32 @@ impl Subscription {
     }
 }
 
+/// The endpoint and Entra ID settings reach az as written (see [`az::misread`]).
+fn az_arguments_are_read_as_written(options: &Options) -> Result<(), SubscriptionError> {
+    let mut arguments: Vec<(&'static str, &str)> = Vec::new();
+    if let Endpoint::Webhook(url) = &options.endpoint {
+        arguments.push(("--endpoint", url.as_str()));
+    }
+    if let Some((tenant, audience)) = &options.auth.entra {
+        arguments.push(("the Entra ID tenant", tenant));
+        arguments.push(("the Entra ID audience", audience));
+    }
+    for (name, text) in arguments {
+        if let Some(why) = az::misread(text) {
+            return Err(SubscriptionError::AzArgument(name, why));
+        }
+    }
+    Ok(())
+}
+
 /// `lines` as a comment block: each line after `prefix` (`# `, `// `), wrapped at 100 columns with
-/// continuation lines indented.
+/// continuation lines indented. A line break or other control character inside a line (a file name
+/// can hold one) starts a new comment line, so no text can end the comment and become a command.
 fn comment(lines: &[String], prefix: &str) -> String {
     const WIDTH: usize = 100;
+    let breaks = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
     let mut out = String::new();
-    for line in lines {
+    for line in lines.iter().flat_map(|l| l.split(breaks)) {
         let mut current = prefix.to_owned();
         let mut words = 0;
         for word in line.split(' ') {

@@ -87,6 +87,11 @@ fn unpushable(filter: &AdvancedFilter, format: Format) -> Option<&'static str> {
     {
         return Some("az reads every BoolEquals value as true (use --format bicep or arm)");
     }
+    if format == Format::Az {
+        return super::az::filter_words(filter)
+            .iter()
+            .find_map(|word| super::az::misread(word));
+    }
     None
 }
 

@@ -201,6 +201,33 @@ const REFUSED: &[(&str, &str, &str)] = &[
         "filters[0].values",
         "takes no value",
     ),
+    // Attacks (RELIABILITY.md): numbers a double cannot hold as written, TOML's nan and inf, and
+    // a secret a subscription would print.
+    (
+        "operatorType = \"NumberGreaterThan\"\nkey = \"data.x\"\nvalue = 9007199254740993",
+        "filters[0].value",
+        "an integer within ±2^53",
+    ),
+    (
+        "operatorType = \"NumberGreaterThan\"\nkey = \"data.x\"\nvalue = nan",
+        "filters[0].value",
+        "compares with a number",
+    ),
+    (
+        "operatorType = \"NumberIn\"\nkey = \"data.x\"\nvalues = [1, -inf]",
+        "filters[0].values[1]",
+        "takes numbers",
+    ),
+    (
+        "operatorType = \"NumberInRange\"\nkey = \"data.x\"\nvalues = [[-9223372036854775808, 0]]",
+        "filters[0].values[0]",
+        "ranges [low, high]",
+    ),
+    (
+        "operatorType = \"StringIn\"\nkey = \"subject\"\nvalues = [\"a\", \"Bearer ${env:TOKEN}\"]",
+        "filters[0].values[1]",
+        "is not substituted in filters",
+    ),
     (
         "operatorType = \"StringIn\"\nkey = \"subject\"\nvalues = [\"a\"]\nvalu = 1",
         "filters[0]",
@@ -386,6 +413,84 @@ fn the_readme_filter_example_reacts_to_a_breach_and_nothing_else() {
                     )
                 });
             assert_eq!(config.hooks[0].matches(&event), azure_breach, "{name}");
+        }
+    }
+}
+
+/// A TOML value of any type for `value` / `values`, written as TOML text: numbers at the edges
+/// (TOML's `nan` and `inf` included), strings with quotes and escapes, nested arrays, inline tables,
+/// dates.
+fn toml_value() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let leaf = prop::sample::select(vec![
+        "0",
+        "-0",
+        "1",
+        "-5",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9007199254740993",
+        "1e308",
+        "-1e308",
+        "5e-324",
+        "-0.0",
+        "nan",
+        "-inf",
+        "+inf",
+        "true",
+        "false",
+        "\"\"",
+        "\"a\"",
+        "\"${env:X}\"",
+        "\"[parameters('k')]\"",
+        "\"--o\"",
+        "\"@f\"",
+        "\"\\u00e9\\n'\"",
+        "1979-05-27T07:32:00Z",
+        "{}",
+        "{ a = 1 }",
+    ])
+    .prop_map(str::to_owned);
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        prop::collection::vec(inner, 0..4).prop_map(|items| format!("[{}]", items.join(", ")))
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 1024, failure_persistence: None, ..Default::default() })]
+
+    /// Whatever a filter table holds, parsing never panics, and a refusal names the hook and a key
+    /// of that filter (RELIABILITY.md, "Attacks tried").
+    #[test]
+    fn any_filter_table_parses_or_names_its_key(
+        op in proptest::sample::select(
+            Operator::ALL.iter().map(|op| op.name().to_owned())
+                .chain(["stringin".to_owned(), "".to_owned(), "Number".to_owned()])
+                .collect::<Vec<_>>()
+        ),
+        key in proptest::sample::select(vec![
+            "data.x", "Data.X.y", "subject", "topic", "data", "data..x", ".", "", "data.a.b.c.d.e.f.g.h.i.j.k",
+            "id.x", "data.x=@/etc/hostname", "data.é\u{0}", "eventType",
+        ]),
+        value in proptest::option::of(toml_value()),
+        values in proptest::option::of(toml_value()),
+    ) {
+        let mut text = format!(
+            "[[hooks]]\nname = \"h\"\naction = \"log\"\n[[hooks.filters]]\noperatorType = {}\nkey = {}\n",
+            serde_json::to_string(&op).unwrap(),
+            serde_json::to_string(key).unwrap()
+        );
+        if let Some(v) = &value {
+            text.push_str(&format!("value = {v}\n"));
+        }
+        if let Some(v) = &values {
+            text.push_str(&format!("values = {v}\n"));
+        }
+        if let Err(err) = parse(&text) {
+            proptest::prop_assert!(
+                err.contains("hook `h`: key `filters[0]"),
+                "{}\n{}", err, text
+            );
         }
     }
 }

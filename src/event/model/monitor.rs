@@ -485,4 +485,61 @@ mod tests {
         let unicode = "é".repeat(SCAN_LIMIT);
         assert!(MonitorBreach::parse(&unicode).truncated);
     }
+
+    /// Pieces of Azure's format and of what breaks parsers: quotes, escapes cut short, multi-byte
+    /// characters, numbers out of range, brackets.
+    fn hostile_tag() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let pieces = prop::sample::select(vec![
+            "The signal '", "' has failed", " due to x.", "the threshold are", "[", "]", "'", "\"",
+            "\\", "\\x", "\\x+f", "\\u12", "\\ud800", "\\U0010ffff", "\\U99999999", "{", "}",
+            "{\"group\":\"age\",\"metric_value\":0.31,\"metric_name\":\"m\",\"threshold_value\":0.1}",
+            "\"metric_value\":1e400", "\"threshold_value\":\"NaN\"", "\"metric_value\":1e308",
+            "\"metric_value\":5e-324", ", ", ",", "\n", "é", "😀", "None", "a@b.c", "x",
+        ]);
+        prop::collection::vec(pieces, 0..24).prop_map(|p| p.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// Never a panic, and every size bounded, on any text and on any prefix of it that
+        /// ends on a character boundary (where a tag cut by the scan limit ends).
+        #[test]
+        fn any_tag_parses_within_bounds(text in hostile_tag()) {
+            for end in (0..=text.len()).filter(|i| text.is_char_boundary(*i)) {
+                let breach = MonitorBreach::parse(&text[..end]);
+                proptest::prop_assert!(breach.message.len() <= MESSAGE_LIMIT + 32);
+                proptest::prop_assert!(breach.features.len() <= MAX_FEATURES);
+                for name in breach.signal.iter().chain(&breach.quoted_signal) {
+                    proptest::prop_assert!(name.len() <= NAME_LIMIT + 32);
+                }
+                let rows = breach.features.iter().map(|r| r.describe().len()).max().unwrap_or(0);
+                // A name cut to its limit, twice, and two doubles written out in full (at most
+                // 17 significant digits and 324 zeros each).
+                proptest::prop_assert!(rows <= 2 * (NAME_LIMIT + 32) + 2 * 330 + 16, "{}", rows);
+            }
+        }
+    }
+
+    #[test]
+    fn every_limit_falls_on_a_character_boundary() {
+        // A 4-byte character straddling each limit, at each of its byte offsets.
+        for limit in [SCAN_LIMIT, MESSAGE_LIMIT, NAME_LIMIT] {
+            for shift in 0..4 {
+                let name = format!("{}{}", "a".repeat(limit - shift), "😀".repeat(4));
+                let text = format!(
+                    "The signal '{name}' has failed due to x. {}",
+                    "é".repeat(limit)
+                );
+                let breach = MonitorBreach::parse(&text);
+                if limit < SCAN_LIMIT {
+                    assert!(breach.quoted_signal.unwrap().len() <= NAME_LIMIT + 32);
+                    assert!(breach.message.len() <= MESSAGE_LIMIT + 32);
+                }
+                let padded = format!("{}{text}", "b".repeat(SCAN_LIMIT - shift - 2));
+                assert!(MonitorBreach::parse(&padded).truncated);
+            }
+        }
+    }
 }

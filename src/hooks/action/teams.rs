@@ -15,8 +15,9 @@ pub(crate) fn card(
 ) -> Value {
     let facts: Vec<Value> = facts
         .iter()
-        .map(|(title, value)| json!({"title": title, "value": value}))
+        .map(|(title, value)| json!({"title": title, "value": no_links(value)}))
         .collect();
+    let text = no_links(text);
     let mut content = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
@@ -39,4 +40,35 @@ pub(crate) fn card(
             "content": content
         }]
     })
+}
+
+/// `text` from the event (names, tags, a monitor's breach message) with no Markdown link left in
+/// it. Teams renders Markdown, hyperlinks `[Title](url)` included, in `TextBlock.text` and
+/// `Fact.value` (learn.microsoft.com `microsoftteams/platform/task-modules-and-cards/cards/cards-format`,
+/// "Format cards with Markdown") and documents no escape, so anyone who can tag a run could put
+/// `[Reset your password](https://…)` in front of the people a breach pages. A zero-width space
+/// between `]` and `(` is no link to any Markdown parser and shows nothing; the studio button is
+/// the card's only link.
+fn no_links(text: &str) -> String {
+    text.replace("](", "]\u{200B}(")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_text_cannot_make_a_link_in_the_card() {
+        let hostile = "breached on [Reset your password](https://evil.example/login)";
+        let card = card(hostile, &[("Feature", hostile.to_owned())], None);
+        let content = &card["attachments"][0]["content"];
+        let texts = [
+            content["body"][0]["text"].as_str().unwrap(),
+            content["body"][1]["facts"][0]["value"].as_str().unwrap(),
+        ];
+        for text in texts {
+            assert!(!text.contains("]("), "{text}");
+            assert_eq!(text.replace('\u{200B}', ""), hostile);
+        }
+    }
 }

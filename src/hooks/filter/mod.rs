@@ -148,7 +148,7 @@ impl AdvancedFilter {
             Operator::IsNullOrUndefined => false,
             Operator::IsNotNull => true,
             op => {
-                let hit = any_element(found, |element| self.hits(element));
+                let hit = any_element(found, |element| self.hits(element, view));
                 hit != op.is_negated()
             }
         }
@@ -172,7 +172,7 @@ impl AdvancedFilter {
     }
 
     /// Whether one element of the key matches one value, ignoring elements of another type.
-    fn hits(&self, element: Element<'_>) -> bool {
+    fn hits(&self, element: Element<'_>, view: &EventView<'_>) -> bool {
         use Operator::*;
         match (&self.operand, element) {
             (Operand::Number(x), Element::Number(v)) => match self.operator {
@@ -188,7 +188,7 @@ impl AdvancedFilter {
             }
             (Operand::Bool(b), Element::Bool(v)) => *b == v,
             (Operand::Strings(_), Element::Text(text)) => {
-                let text = text.to_lowercase();
+                let text = view.lowercase(text);
                 let test: fn(&str, &str) -> bool = match self.operator {
                     StringContains | StringNotContains => |t, v| t.contains(v),
                     StringBeginsWith | StringNotBeginsWith => |t, v| t.starts_with(v),

@@ -2,6 +2,7 @@
 //! events, evaluated by the hooks' own filter code), which filters move upstream and why not (here),
 //! and the outputs pinned for the shipped hooks file and README's (`pinned`).
 
+mod hostile;
 mod pinned;
 mod property;
 

@@ -109,7 +109,7 @@ impl Validator<'_> {
                 self.err(
                     h,
                     Some(&key("value")),
-                    format!("`{op}` compares with a number"),
+                    format!("`{op}` compares with a number (finite; an integer within ±2^53)"),
                 )
             }),
             (Shape::Bool, Some(v), None) => v.as_bool().map(Operand::Bool).ok_or_else(|| {
@@ -153,7 +153,9 @@ impl Validator<'_> {
             Shape::Numbers => items
                 .iter()
                 .enumerate()
-                .map(|(j, v)| number(v).ok_or_else(|| bad(j, "numbers")))
+                .map(|(j, v)| {
+                    number(v).ok_or_else(|| bad(j, "numbers (finite; integers within ±2^53)"))
+                })
                 .collect::<Result<_, _>>()
                 .map(Operand::Numbers),
             Shape::Ranges => items
@@ -167,6 +169,13 @@ impl Validator<'_> {
                 .enumerate()
                 .map(|(j, v)| {
                     let text = v.as_str().ok_or_else(|| bad(j, "strings"))?;
+                    if text.contains("${env:") {
+                        return Err(self.err(
+                            h,
+                            Some(&item(j)),
+                            "`${env:...}` is not substituted in filters: a subscription's filter values are readable by anyone who can read the subscription, so write the value itself",
+                        ));
+                    }
                     let chars = text.chars().count();
                     if chars > MAX_STRING_CHARS {
                         return Err(self.err(
@@ -183,10 +192,14 @@ impl Validator<'_> {
     }
 }
 
-/// An integer or a finite float.
+/// The largest integer a double holds exactly, with every integer below it: beyond it a value
+/// would be compared (and printed into a subscription) as another number than the one written.
+const MAX_EXACT_INTEGER: u64 = 1 << 53;
+
+/// An integer a double holds exactly, or a finite float.
 fn number(value: &toml::Value) -> Option<f64> {
     match value {
-        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Integer(i) if i.unsigned_abs() <= MAX_EXACT_INTEGER => Some(*i as f64),
         toml::Value::Float(f) if f.is_finite() => Some(*f),
         _ => None,
     }
