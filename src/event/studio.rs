@@ -91,19 +91,11 @@ impl StudioBase {
 
     /// `{studio}{path}?wsid={workspace ARM id}`; `path` is already encoded.
     fn page(&self, workspace: &Workspace, path: &str) -> Url {
-        let wsid: Vec<String> = [
-            "subscriptions",
-            &workspace.subscription,
-            "resourceGroups",
-            &workspace.resource_group,
-            "providers",
-            "Microsoft.MachineLearningServices",
-            "workspaces",
-            &workspace.workspace,
-        ]
-        .iter()
-        .map(|part| utf8_percent_encode(part, ENCODED).to_string())
-        .collect();
+        let wsid: Vec<String> = workspace
+            .id_segments()
+            .iter()
+            .map(|part| utf8_percent_encode(part, ENCODED).to_string())
+            .collect();
         let mut url = self.0.clone();
         let base = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{base}{path}"));

@@ -16,6 +16,22 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The path segments of the workspace's resource id, in order, unencoded:
+    /// `subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.MachineLearningServices/workspaces/{w}`.
+    /// Resource Manager URLs and studio's `wsid` are both built from them.
+    pub fn id_segments(&self) -> [&str; 8] {
+        [
+            "subscriptions",
+            &self.subscription,
+            "resourceGroups",
+            &self.resource_group,
+            "providers",
+            "Microsoft.MachineLearningServices",
+            "workspaces",
+            &self.workspace,
+        ]
+    }
+
     /// Parses a workspace resource id; segment names match case-insensitively, as ARM does.
     /// Returns `None` for anything that is not an ML workspace id.
     pub fn parse(resource_id: &str) -> Option<Self> {

@@ -251,18 +251,10 @@ pub(crate) fn job_url(
 ) -> Url {
     let mut url = azure.arm_endpoint.clone();
     if let Ok(mut segments) = url.path_segments_mut() {
-        segments.pop_if_empty().extend([
-            "subscriptions",
-            &workspace.subscription,
-            "resourceGroups",
-            &workspace.resource_group,
-            "providers",
-            "Microsoft.MachineLearningServices",
-            "workspaces",
-            &workspace.workspace,
-            "jobs",
-            name,
-        ]);
+        segments
+            .pop_if_empty()
+            .extend(workspace.id_segments())
+            .extend(["jobs", name]);
     }
     url.query_pairs_mut()
         .append_pair("api-version", api_version);
