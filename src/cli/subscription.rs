@@ -47,9 +47,8 @@ mod tests {
 
     #[test]
     fn no_key_of_the_webhook_door_is_printed_wherever_it_is_given() {
-        let dir = std::env::temp_dir().join(format!("aml-events-sub-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("hooks.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hooks.toml");
         std::fs::write(
             &file,
             "[[hooks]]\nname = \"h\"\naction = \"log\"\n[[hooks.filters]]\noperatorType = \"StringIn\"\nkey = \"data.x\"\nvalues = [\"SECRET-KEY-1\"]\n",
@@ -79,6 +78,5 @@ mod tests {
             .unwrap_err();
             assert!(!err.to_string().contains("SECRET-KEY"), "{err}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -8,7 +8,6 @@ use crate::subscription::{DoorAuth, Endpoint, Format, Subscription};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A hook with one StringIn filter on `data.x` holding `values` (TOML-escaped here).
 fn one_filter(values: &[&str]) -> String {
@@ -36,23 +35,19 @@ fn webhook(format: Format) -> crate::subscription::Options {
 /// The arguments bash passes to `az` when it runs `script`, with the variables it reads set.
 fn az_arguments(script: &str) -> Vec<String> {
     let prelude = "set -eu\nws_id=WS; fn_id=FN; deadletter_id=DL; AML_EVENTS_WEBHOOK_KEY=KEY\naz() { printf '%s\\0' \"$@\"; }\n";
-    static RUNS: AtomicUsize = AtomicUsize::new(0);
-    let run = RUNS.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("aml-events-az-{}-{run}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!("{prelude}{script}"))
-        .current_dir(&dir)
+        .current_dir(dir.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}\n{script}");
     // Nothing the output holds may run: a `$(touch pwned)` or a `;` would leave a file.
     assert!(
-        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "the command ran something:\n{script}"
     );
-    std::fs::remove_dir(&dir).unwrap();
     String::from_utf8(out.stdout)
         .unwrap()
         .split_terminator('\0')
