@@ -2,19 +2,18 @@
 //! action itself.
 
 use super::{Draft, Validator};
-use crate::event::{EventKind, RunStatus};
 use crate::hooks::action::{Action, ActionKind, Webhook};
-use crate::hooks::config::file::{OnPermanentFailure, RawHook, RawWhen};
+use crate::hooks::config::file::{OnPermanentFailure, RawHook};
 use crate::hooks::config::substitute::{substitute, Insert};
 use crate::hooks::config::ConfigError;
 use crate::hooks::delivery::RetryPolicy;
-use crate::hooks::rule::Rule;
 use crate::hooks::secrets::describe_url;
 use crate::hooks::template::known_variables;
 use crate::identity::AuthConfig;
 use reqwest::header::HeaderName;
 use reqwest::{Method, Url};
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::LazyCell;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 const MAX_RETRIES: u32 = 10;
@@ -45,7 +44,11 @@ impl Validator<'_> {
         let kinds = self.kinds(h, raw.events.as_deref())?;
         let mut rule = self.rule(h, kinds, &raw.when)?;
         rule.filters = self.filters(h, &raw.filters, &rule.matchable_kinds())?;
-        let known = known_variables(&rule.possible_kinds());
+        // Only templates read the variable list, and most hooks (a log, Teams or Slack hook without
+        // `template`) have none: built for each hook, it was 42,000 of the 1.1 million instructions
+        // from exec to the first answer (callgrind, the shipped hooks.toml).
+        let possible = rule.possible_kinds();
+        let known = LazyCell::new(|| known_variables(&possible));
         self.unused_keys(h, &raw)?;
         let text_template = match &raw.template {
             Some(source) => {
@@ -88,159 +91,6 @@ impl Validator<'_> {
             policy,
             auth,
         })
-    }
-
-    /// `events`: `None` for every Azure ML event (`"*"` or no list).
-    fn kinds(
-        &self,
-        h: Option<&str>,
-        events: Option<&[String]>,
-    ) -> Result<Option<Vec<EventKind>>, ConfigError> {
-        let list = match events {
-            None => return Ok(None),
-            Some([]) => {
-                return Err(self.err(
-                    h,
-                    Some("events"),
-                    "is empty; use [\"*\"] for every Azure ML event",
-                ))
-            }
-            Some(list) if list.iter().any(|e| e == "*") => return Ok(None),
-            Some(list) => list,
-        };
-        let mut kinds = Vec::new();
-        for name in list {
-            let Some(kind) = EventKind::from_name(name).filter(|k| k.is_ml()) else {
-                let known: Vec<&str> = EventKind::ML.iter().map(|k| k.short_name()).collect();
-                return Err(self.err(
-                    h,
-                    Some("events"),
-                    format!(
-                        "unknown event `{name}`; use \"*\" or one of {}",
-                        known.join(", ")
-                    ),
-                ));
-            };
-            kinds.push(kind);
-        }
-        Ok(Some(kinds))
-    }
-
-    /// `[hooks.when]` with the kinds from `events`.
-    fn rule(
-        &self,
-        h: Option<&str>,
-        kinds: Option<Vec<EventKind>>,
-        when: &RawWhen,
-    ) -> Result<Rule, ConfigError> {
-        let subject = match &when.subject {
-            Some(glob) => Some(glob::Pattern::new(glob).map_err(|e| {
-                self.err(h, Some("when.subject"), format!("bad glob `{glob}`: {e}"))
-            })?),
-            None => None,
-        };
-        let mut tags = BTreeMap::new();
-        for (k, v) in &when.tags {
-            let text = match v {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                _ => {
-                    return Err(self.err(
-                        h,
-                        Some(&format!("when.tags.{k}")),
-                        "must be a string, number or boolean",
-                    ))
-                }
-            };
-            tags.insert(k.clone(), text);
-        }
-        if when.run_status.iter().any(|s| s.trim().is_empty()) {
-            return Err(self.err(h, Some("when.run_status"), "contains an empty status"));
-        }
-        if when.drift_above.is_some_and(|d| !d.is_finite()) {
-            return Err(self.err(h, Some("when.drift_above"), "must be a finite number"));
-        }
-        let experiment = match &when.experiment {
-            Some(glob) => Some(glob::Pattern::new(glob).map_err(|e| {
-                self.err(
-                    h,
-                    Some("when.experiment"),
-                    format!("bad glob `{glob}`: {e}"),
-                )
-            })?),
-            None => None,
-        };
-        let run_type = when.run_type.as_deref().map(str::trim);
-        if run_type == Some("") {
-            return Err(self.err(h, Some("when.run_type"), "is empty"));
-        }
-        self.run_conditions_fit(h, kinds.as_deref(), when)?;
-        let monitor_breach = self.monitor_breach(h, kinds.as_deref(), when.monitor_breach)?;
-        Ok(Rule {
-            run_type: run_type.map(str::to_owned),
-            experiment,
-            filters: Vec::new(),
-            kinds,
-            subject,
-            tags,
-            run_status: when
-                .run_status
-                .iter()
-                .map(|s| RunStatus::parse(s.trim()))
-                .collect(),
-            drift_above: when.drift_above,
-            workspace: when.workspace.clone(),
-            monitor_breach,
-        })
-    }
-
-    /// `when.run_type` and `when.experiment` read run events: refused on a hook whose `events`
-    /// has none, which could never run.
-    fn run_conditions_fit(
-        &self,
-        h: Option<&str>,
-        kinds: Option<&[EventKind]>,
-        when: &RawWhen,
-    ) -> Result<(), ConfigError> {
-        let Some(kinds) = kinds else {
-            return Ok(());
-        };
-        let has_run = kinds
-            .iter()
-            .any(|k| matches!(k, EventKind::RunCompleted | EventKind::RunStatusChanged));
-        for (present, key) in [
-            (when.run_type.is_some(), "when.run_type"),
-            (when.experiment.is_some(), "when.experiment"),
-        ] {
-            if present && !has_run {
-                return Err(self.err(
-                    h,
-                    Some(key),
-                    "applies to run events only (RunCompleted, RunStatusChanged), and `events` has none",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// `when.monitor_breach`: `true` needs a run event among the hook's kinds, or it never matches.
-    fn monitor_breach(
-        &self,
-        h: Option<&str>,
-        kinds: Option<&[EventKind]>,
-        wanted: Option<bool>,
-    ) -> Result<Option<bool>, ConfigError> {
-        let runs = [EventKind::RunStatusChanged, EventKind::RunCompleted];
-        if wanted == Some(true) && kinds.is_some_and(|k| !k.iter().any(|k| runs.contains(k))) {
-            return Err(self.err(
-                h,
-                Some("when.monitor_breach"),
-                "only RunStatusChanged and RunCompleted events carry a model monitor breach; add one to `events`",
-            ));
-        }
-        Ok(wanted)
     }
 
     /// Refuses keys that the hook's action does not take.
@@ -425,7 +275,7 @@ impl Validator<'_> {
         h: Option<&str>,
         raw: &RawHook,
         url: Option<Url>,
-        known: &BTreeSet<&str>,
+        known: &LazyCell<BTreeSet<&'static str>, impl FnOnce() -> BTreeSet<&'static str>>,
     ) -> Result<Action, ConfigError> {
         match (raw.action, url) {
             (ActionKind::Log, _) => Ok(Action::Log),

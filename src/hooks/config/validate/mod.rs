@@ -5,6 +5,7 @@
 mod aml;
 mod filter;
 mod hook;
+mod when;
 
 use super::file::{toml_message, RawFile, RawHook, RawSettings};
 use super::substitute::{substitute, Insert};
