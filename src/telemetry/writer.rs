@@ -16,25 +16,26 @@
 //! `tracing-appender`'s writer, used before, offers only the two extremes: lossless blocks the thread
 //! for as long as the pipe is full (every invocation stopped after about 2,000 requests with stdout
 //! unread), lossy drops the moment the queue is full, even for a burst the writer would absorb in
-//! microseconds. This file is that writer with a bounded wait, on `crossbeam-channel` (its
-//! `send_timeout`), as `tracing-appender` itself uses.
+//! microseconds. This file is that writer with a bounded wait, on `crossbeam-channel` as
+//! `tracing-appender` itself uses (its unbounded channel, with the bound kept here: [`Room`]).
 //!
 //! **Write errors** (a closed stdout: `EPIPE`) drop the lines silently: there is nowhere to report
 //! them, and the process must not panic or stop for it.
 //!
-//! **Memory**: the channel's slots are allocated when it is created (about 40 bytes each: 160 KiB for
-//! stdout's [`QUEUED_LINES`]; errors are rare, so stderr's queue is [`QUEUED_ERROR_LINES`]); the queued
-//! lines themselves are typically 300 to 600 bytes (about 2 MiB when stdout's queue is full).
+//! **Memory and threads**: nothing is allocated and no thread started until a stream's first line
+//! (stderr's, usually never); the channel's slots come in blocks as lines arrive and go as they are
+//! taken. The queued lines themselves are typically 300 to 600 bytes (about 2 MiB when stdout's
+//! [`QUEUED_LINES`] are queued; errors are rare, so stderr's queue is [`QUEUED_ERROR_LINES`]).
 //!
 //! **At exit**: dropping the [`Guard`] queues a flush behind the lines already sent; the writer
 //! writes them all (and the drop warning, if any), and the guard waits for that up to one second, so a
 //! stalled stdout cannot hang the exit.
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 use tracing::Level;
 use tracing_subscriber::fmt::writer::{MakeWriterExt, OrElse, WithMaxLevel};
 use tracing_subscriber::fmt::MakeWriter;
@@ -69,25 +70,122 @@ struct Drops {
     stalled: AtomicBool,
 }
 
+/// The queue's bound: how many lines are queued, and a condition a logging thread waits on for room.
+///
+/// The channel itself is crossbeam's unbounded one, whose slots come in blocks as lines arrive and go
+/// when they are taken; its bounded channel allocates and writes every slot when it is created: for
+/// stdout's 4,096 lines, 128 KiB and 32 page faults before the first request (BENCHMARKS.md).
+struct Room {
+    capacity: usize,
+    queued: AtomicUsize,
+    /// Logging threads waiting in [`Room::wait_take`]: the writer signals only when there are some.
+    waiting: AtomicUsize,
+    lock: Mutex<()>,
+    freed: Condvar,
+}
+
+impl Room {
+    fn new(capacity: usize) -> Self {
+        Room {
+            capacity,
+            queued: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Takes a place in the queue if there is one.
+    fn try_take(&self) -> bool {
+        self.queued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |queued| {
+                (queued < self.capacity).then_some(queued + 1)
+            })
+            .is_ok()
+    }
+
+    /// Takes a place, waiting up to `wait` for one.
+    fn wait_take(&self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        // Counted before the check, under the lock: a writer that frees a place after the check sees
+        // the count and signals, and cannot signal before this thread waits (it takes the lock first).
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let taken = loop {
+            if self.try_take() {
+                break true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break false;
+            }
+            guard = self
+                .freed
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        };
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        taken
+    }
+
+    /// The writer took a line: its place is free.
+    fn release(&self) {
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            self.freed.notify_all();
+        }
+    }
+}
+
+/// Starts the writer thread over the channel's receiving end.
+type Start = Box<dyn FnOnce(Receiver<Message>) + Send>;
+
+/// What a stream's logging side and its guard share.
+struct Shared {
+    /// The channel to the writer thread, opened with the first line: a stream nothing is written
+    /// to (stderr, usually) costs no thread, and a thread is a clone, a stack and its page faults
+    /// in the cold start.
+    lines: OnceLock<Sender<Message>>,
+    start: Mutex<Option<Start>>,
+    room: Arc<Room>,
+    drops: Arc<Drops>,
+}
+
+impl Shared {
+    fn lines(&self) -> &Sender<Message> {
+        self.lines.get_or_init(|| {
+            let (lines, taken) = crossbeam_channel::unbounded();
+            let start = self
+                .start
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(start) = start {
+                start(taken);
+            }
+            lines
+        })
+    }
+}
+
 /// The logging side: a `MakeWriter` whose writes queue one line each.
 #[derive(Clone)]
 pub struct Queue {
-    lines: Sender<Message>,
-    drops: Arc<Drops>,
+    shared: Arc<Shared>,
 }
 
 impl Queue {
     fn push(&self, line: Vec<u8>) {
-        let sent = match self.lines.try_send(Message::Line(line)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(message)) if !self.drops.stalled.load(Ordering::Relaxed) => {
-                self.lines.send_timeout(message, WAIT).is_ok()
-            }
-            Err(_) => false,
-        };
+        let shared = &self.shared;
+        let placed = shared.room.try_take()
+            || (!shared.drops.stalled.load(Ordering::Relaxed) && shared.room.wait_take(WAIT));
+        // Unbounded: a send fails only when the writer thread is gone (it could not start).
+        let sent = placed && shared.lines().send(Message::Line(line)).is_ok();
         if !sent {
-            self.drops.count.fetch_add(1, Ordering::Relaxed);
-            self.drops.stalled.store(true, Ordering::Relaxed);
+            shared.drops.count.fetch_add(1, Ordering::Relaxed);
+            shared.drops.stalled.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -112,7 +210,7 @@ impl<'a> MakeWriter<'a> for Queue {
 /// Flushes the writer thread when dropped (at exit), waiting up to one second.
 #[must_use = "dropping it flushes the log writer"]
 pub struct Guard {
-    lines: Sender<Message>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -123,8 +221,12 @@ impl std::fmt::Debug for Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // A stream never written to has no thread to flush.
+        let Some(lines) = self.shared.lines.get() else {
+            return;
+        };
         let (done, wait) = crossbeam_channel::bounded(1);
-        if self.lines.send_timeout(Message::Flush(done), WAIT).is_ok() {
+        if lines.send(Message::Flush(done)).is_ok() {
             let _ = wait.recv_timeout(EXIT_WAIT);
         }
     }
@@ -140,19 +242,21 @@ pub fn stderr(warning: Warning) -> (Queue, Guard) {
     queue(std::io::stderr(), "stderr", QUEUED_ERROR_LINES, warning)
 }
 
-/// A queue of `capacity` lines to a thread writing them to `out` (named `stream` in the warning).
+/// A queue of `capacity` lines to a thread writing them to `out` (named `stream` in the warning),
+/// started by the first line.
 pub fn queue<W: Write + Send + 'static>(
     out: W,
     stream: &'static str,
     capacity: usize,
     warning: Warning,
 ) -> (Queue, Guard) {
-    let (lines, taken) = crossbeam_channel::bounded(capacity);
+    let room = Arc::new(Room::new(capacity));
     let drops = Arc::new(Drops::default());
     let writer = Writer {
         out,
-        buffer: Vec::with_capacity(BUFFER),
+        buffer: Vec::new(),
         drops: drops.clone(),
+        room: room.clone(),
         stream,
         warning,
     };
@@ -160,16 +264,24 @@ pub fn queue<W: Write + Send + 'static>(
         "stderr" => "log-writer-err",
         _ => "log-writer",
     };
-    // A thread that cannot start leaves the queue without a reader: lines are dropped after one WAIT.
-    let _ = std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || writer.run(taken));
+    let start: Start = Box::new(move |taken| {
+        // A thread that cannot start leaves the channel without a reader: its sends fail, and the
+        // lines are counted as dropped.
+        let _ = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || writer.run(taken));
+    });
+    let shared = Arc::new(Shared {
+        lines: OnceLock::new(),
+        start: Mutex::new(Some(start)),
+        room,
+        drops,
+    });
     (
         Queue {
-            lines: lines.clone(),
-            drops,
+            shared: shared.clone(),
         },
-        Guard { lines },
+        Guard { shared },
     )
 }
 
@@ -178,6 +290,7 @@ struct Writer<W> {
     out: W,
     buffer: Vec<u8>,
     drops: Arc<Drops>,
+    room: Arc<Room>,
     stream: &'static str,
     warning: Warning,
 }
@@ -191,6 +304,7 @@ impl<W: Write> Writer<W> {
             while let Some(message) = next {
                 match message {
                     Message::Line(line) => {
+                        self.room.release();
                         self.note_drops();
                         self.buffer.extend_from_slice(&line);
                         if self.buffer.len() >= BUFFER {
@@ -394,6 +508,34 @@ mod tests {
         // The warning comes before the lines written after the stall.
         let at = text.find("dropped").unwrap();
         assert!(at < text.find('y').unwrap());
+    }
+
+    #[test]
+    fn a_stream_never_written_to_starts_no_thread_and_its_guard_returns_at_once() {
+        let capture = Capture::default();
+        let (sink, guard) = queue(capture.clone(), "stderr", QUEUED_ERROR_LINES, warning);
+        assert!(sink.shared.lines.get().is_none(), "no channel, no thread");
+        let started = Instant::now();
+        drop(guard);
+        assert!(started.elapsed() < WAIT);
+        assert!(capture.text().is_empty());
+    }
+
+    #[test]
+    fn the_first_line_starts_the_writer_and_the_bound_counts_queued_lines_only() {
+        let capture = Capture::default();
+        let (sink, guard) = queue(capture.clone(), "stdout", 2, warning);
+        // Far more lines than the bound, one at a time: each is taken before the next, so none waits
+        // for long and none is dropped.
+        for i in 0..100 {
+            (&sink).write_all(format!("{i}\n").as_bytes()).unwrap();
+            while sink.shared.room.queued.load(Ordering::SeqCst) > 0 {
+                std::thread::yield_now();
+            }
+        }
+        drop(guard);
+        assert_eq!(capture.text().lines().count(), 100);
+        assert_eq!(sink.shared.drops.count.load(Ordering::Relaxed), 0);
     }
 
     #[test]
