@@ -181,8 +181,16 @@ impl Queue {
         let shared = &self.shared;
         let placed = shared.room.try_take()
             || (!shared.drops.stalled.load(Ordering::Relaxed) && shared.room.wait_take(WAIT));
-        // Unbounded: a send fails only when the writer thread is gone (it could not start).
-        let sent = placed && shared.lines().send(Message::Line(line)).is_ok();
+        // Unbounded: a send fails only when the writer thread is gone (it could not start), and then
+        // the place is given back.
+        let sent = placed
+            && match shared.lines().send(Message::Line(line)) {
+                Ok(()) => true,
+                Err(_) => {
+                    shared.room.release();
+                    false
+                }
+            };
         if !sent {
             shared.drops.count.fetch_add(1, Ordering::Relaxed);
             shared.drops.stalled.store(true, Ordering::Relaxed);
@@ -536,6 +544,24 @@ mod tests {
         drop(guard);
         assert_eq!(capture.text().lines().count(), 100);
         assert_eq!(sink.shared.drops.count.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn lines_for_a_writer_that_could_not_start_are_counted_and_give_their_place_back() {
+        let (sink, guard) = queue(Capture::default(), "stdout", 4, warning);
+        // As if the thread could not be spawned: nobody takes the channel's receiving end.
+        drop(sink.shared.start.lock().unwrap().take());
+        let started = Instant::now();
+        for _ in 0..20 {
+            (&sink).write_all(&line(b'x')).unwrap();
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "no line waits for a writer that is not there"
+        );
+        assert_eq!(sink.shared.drops.count.load(Ordering::Relaxed), 20);
+        assert_eq!(sink.shared.room.queued.load(Ordering::SeqCst), 0);
+        drop(guard);
     }
 
     #[test]
