@@ -75,7 +75,7 @@ impl Rule {
         self.possible_kinds()
             .into_iter()
             .filter(|kind| {
-                let run = matches!(kind, EventKind::RunCompleted | EventKind::RunStatusChanged);
+                let run = kind.is_run();
                 let drift = *kind == EventKind::DatasetDriftDetected;
                 (!run_only || run)
                     && (self.drift_above.is_none() || drift)

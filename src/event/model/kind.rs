@@ -97,6 +97,12 @@ impl EventKind {
     pub fn is_ml(self) -> bool {
         Self::ML.contains(&self)
     }
+
+    /// Whether events of this kind are about a run (`RunCompleted`, `RunStatusChanged`): the only
+    /// ones with a run status, type and experiment, and a model monitor's breach tag.
+    pub fn is_run(self) -> bool {
+        matches!(self, EventKind::RunCompleted | EventKind::RunStatusChanged)
+    }
 }
 
 impl fmt::Display for EventKind {

@@ -126,9 +126,7 @@ impl Validator<'_> {
         let Some(kinds) = kinds else {
             return Ok(());
         };
-        let has_run = kinds
-            .iter()
-            .any(|k| matches!(k, EventKind::RunCompleted | EventKind::RunStatusChanged));
+        let has_run = kinds.iter().any(|k| k.is_run());
         for (present, key) in [
             (when.run_type.is_some(), "when.run_type"),
             (when.experiment.is_some(), "when.experiment"),
@@ -151,8 +149,7 @@ impl Validator<'_> {
         kinds: Option<&[EventKind]>,
         wanted: Option<bool>,
     ) -> Result<Option<bool>, ConfigError> {
-        let runs = [EventKind::RunStatusChanged, EventKind::RunCompleted];
-        if wanted == Some(true) && kinds.is_some_and(|k| !k.iter().any(|k| runs.contains(k))) {
+        if wanted == Some(true) && kinds.is_some_and(|k| !k.iter().any(|k| k.is_run())) {
             return Err(self.err(
                 h,
                 Some("when.monitor_breach"),
