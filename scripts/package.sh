@@ -29,10 +29,12 @@ fi
 # The musl build's allocator reserves its first arena in 64 MiB, not 1 GiB (.cargo/config.toml: fewer
 # page faults at start). mimalloc says what it reserved when asked; a build without the setting (a
 # CFLAGS of the caller's own, a renamed define in a new mimalloc) starts slower, so say so.
-# (Read whole before grep: a grep that stops early would break the handler's pipe under pipefail.)
-allocator=$([ -n "$target" ] && MIMALLOC_VERBOSE=1 "$binary" --help 2>&1 >/dev/null || true)
-if [ -n "$target" ] && ! grep -q "reserved 65536 KiB" <<<"$allocator"; then
-  echo "warning: mimalloc did not reserve a 64 MiB first arena: MI_DEFAULT_ARENA_RESERVE of .cargo/config.toml was not applied" >&2
+if [ -n "$target" ]; then
+  # Read whole before grep: a grep that stops early would break the handler's pipe under pipefail.
+  allocator=$(MIMALLOC_VERBOSE=1 "$binary" --help 2>&1 >/dev/null || true)
+  if ! grep -q "reserved 65536 KiB" <<<"$allocator"; then
+    echo "warning: mimalloc did not reserve a 64 MiB first arena: MI_DEFAULT_ARENA_RESERVE of .cargo/config.toml was not applied" >&2
+  fi
 fi
 
 cp "$binary" ./handler
