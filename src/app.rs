@@ -244,6 +244,8 @@ impl App {
             hooks = ?hooks,
             "aml-events handler listening"
         );
+        // From here a log line must never make a tokio worker wait for a pipe.
+        crate::telemetry::serving();
         let grace = self.shutdown_grace();
         let limits = crate::server::Limits {
             header_read_timeout: self.settings.header_timeout,

@@ -89,7 +89,7 @@ impl FormatTime for Rfc3339Micros {
 
 #[cfg(test)]
 pub(super) mod tests {
-    use super::super::writer::{errors_apart, queue, QUEUED_LINES};
+    use super::super::writer::{errors_apart, queue, QUEUED_LINES, SERVING_FROM_THE_START};
     use super::*;
     use serde_json::Value;
     use std::io::Write;
@@ -274,7 +274,13 @@ pub(super) mod tests {
             }
         }
         let out = Slow::default();
-        let (stdout, guard) = queue(out.clone(), "stdout", QUEUED_LINES, drop_warning);
+        let (stdout, guard) = queue(
+            out.clone(),
+            "stdout",
+            QUEUED_LINES,
+            drop_warning,
+            &SERVING_FROM_THE_START,
+        );
         let layer = json_layer(stdout);
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
             for i in 0..200 {

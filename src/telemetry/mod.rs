@@ -23,6 +23,7 @@ mod writer;
 pub(crate) use bounded::{bounded, cut};
 pub use json::json_layer;
 pub use logs::{logs_reach_host, with_logs_in_answer};
+pub(crate) use writer::serving;
 
 use std::io::Write as _;
 use tracing::level_filters::LevelFilter;

@@ -22,10 +22,16 @@
 //! **Write errors** (a closed stdout: `EPIPE`) drop the lines silently: there is nowhere to report
 //! them, and the process must not panic or stop for it.
 //!
-//! **Memory and threads**: nothing is allocated and no thread started until a stream's first line
-//! (stderr's, usually never); the channel's slots come in blocks as lines arrive and go as they are
-//! taken. The queued lines themselves are typically 300 to 600 bytes (about 2 MiB when stdout's
-//! [`QUEUED_LINES`] are queued; errors are rare, so stderr's queue is [`QUEUED_ERROR_LINES`]).
+//! **Memory and threads**: until the application is serving ([`serving`]), a stream's lines are
+//! written by the thread that logs them, as they come. The few lines of start-up (the hooks file, the
+//! address) need no thread, and a thread is a clone, a stack and its page faults before the first
+//! answer (BENCHMARKS.md); no request is being served yet, so no worker can be held by a slow pipe
+//! (and a pipe just opened has room for far more than those lines). Once serving, nothing is
+//! allocated and no thread started until a stream's next line: stderr's, usually never; under the
+//! Functions host, stdout's often not before shutdown, since hook lines go to the invocation's
+//! `Logs`. The channel's slots come in blocks as lines arrive and go as they are taken. The queued
+//! lines themselves are typically 300 to 600 bytes (about 2 MiB when stdout's [`QUEUED_LINES`] are
+//! queued; errors are rare, so stderr's queue is [`QUEUED_ERROR_LINES`]).
 //!
 //! **At exit**: dropping the [`Guard`] queues a flush behind the lines already sent; the writer
 //! writes them all (and the drop warning, if any), and the guard waits for that up to one second, so a
@@ -139,16 +145,33 @@ impl Room {
     }
 }
 
-/// Starts the writer thread over the channel's receiving end.
-type Start = Box<dyn FnOnce(Receiver<Message>) + Send>;
+/// Set by [`serving`]: from then on, the streams' lines go through their writer threads.
+static SERVING: AtomicBool = AtomicBool::new(false);
+
+/// Called once the application serves: from now on a logging thread (a tokio worker) must not wait
+/// for a pipe, so lines are queued to the writer threads. Before, they are written directly.
+pub fn serving() {
+    SERVING.store(true, Ordering::SeqCst);
+}
+
+/// A stream's writer before its thread starts: it writes lines directly, then becomes the thread.
+trait Output: Send {
+    /// Writes one line now (start-up); an error (a closed stream) drops it silently.
+    fn write_now(&mut self, line: &[u8]);
+    /// Starts the writer thread over the channel's receiving end. A thread that cannot start leaves
+    /// the channel without a reader: its sends fail, and the lines are counted as dropped.
+    fn start(self: Box<Self>, taken: Receiver<Message>);
+}
 
 /// What a stream's logging side and its guard share.
 struct Shared {
-    /// The channel to the writer thread, opened with the first line: a stream nothing is written
-    /// to (stderr, usually) costs no thread, and a thread is a clone, a stack and its page faults
-    /// in the cold start.
+    /// The channel to the writer thread, opened with the first line once serving: a stream nothing
+    /// is written to then (stderr, usually) costs no thread.
     lines: OnceLock<Sender<Message>>,
-    start: Mutex<Option<Start>>,
+    /// The writer, until its thread starts.
+    writer: Mutex<Option<Box<dyn Output>>>,
+    /// Whether lines are queued yet ([`SERVING`]; a test's own flag in the tests).
+    serving: &'static AtomicBool,
     room: Arc<Room>,
     drops: Arc<Drops>,
 }
@@ -157,16 +180,34 @@ impl Shared {
     fn lines(&self) -> &Sender<Message> {
         self.lines.get_or_init(|| {
             let (lines, taken) = crossbeam_channel::unbounded();
-            let start = self
-                .start
+            let writer = self
+                .writer
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
-            if let Some(start) = start {
-                start(taken);
+            if let Some(writer) = writer {
+                writer.start(taken);
             }
             lines
         })
+    }
+
+    /// Writes `line` directly if the application is not serving yet; gives it back otherwise.
+    ///
+    /// Under the lock that also hands the writer to its thread, so a line written directly always
+    /// precedes the queued ones.
+    fn write_before_serving(&self, line: Vec<u8>) -> Option<Vec<u8>> {
+        if self.serving.load(Ordering::SeqCst) {
+            return Some(line);
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        match writer.as_mut() {
+            Some(writer) => {
+                writer.write_now(&line);
+                None
+            }
+            None => Some(line),
+        }
     }
 }
 
@@ -179,6 +220,9 @@ pub struct Queue {
 impl Queue {
     fn push(&self, line: Vec<u8>) {
         let shared = &self.shared;
+        let Some(line) = shared.write_before_serving(line) else {
+            return;
+        };
         let placed = shared.room.try_take()
             || (!shared.drops.stalled.load(Ordering::Relaxed) && shared.room.wait_take(WAIT));
         // Unbounded: a send fails only when the writer thread is gone (it could not start), and then
@@ -240,23 +284,34 @@ impl Drop for Guard {
     }
 }
 
-/// Stdout, written by a thread named `log-writer`.
+/// Stdout, written directly until [`serving`], then by a thread named `log-writer`.
 pub fn stdout(warning: Warning) -> (Queue, Guard) {
-    queue(std::io::stdout(), "stdout", QUEUED_LINES, warning)
+    queue(std::io::stdout(), "stdout", QUEUED_LINES, warning, &SERVING)
 }
 
-/// Stderr, written by a thread named `log-writer-err`.
+/// Stderr, written directly until [`serving`], then by a thread named `log-writer-err`.
 pub fn stderr(warning: Warning) -> (Queue, Guard) {
-    queue(std::io::stderr(), "stderr", QUEUED_ERROR_LINES, warning)
+    queue(
+        std::io::stderr(),
+        "stderr",
+        QUEUED_ERROR_LINES,
+        warning,
+        &SERVING,
+    )
 }
+
+/// For the tests of the queue itself: serving from the start, so every line is queued.
+#[cfg(test)]
+pub(super) static SERVING_FROM_THE_START: AtomicBool = AtomicBool::new(true);
 
 /// A queue of `capacity` lines to a thread writing them to `out` (named `stream` in the warning),
-/// started by the first line.
-pub fn queue<W: Write + Send + 'static>(
+/// started by the first line after `serving` is set; before, lines are written directly.
+pub(super) fn queue<W: Write + Send + 'static>(
     out: W,
     stream: &'static str,
     capacity: usize,
     warning: Warning,
+    serving: &'static AtomicBool,
 ) -> (Queue, Guard) {
     let room = Arc::new(Room::new(capacity));
     let drops = Arc::new(Drops::default());
@@ -268,20 +323,10 @@ pub fn queue<W: Write + Send + 'static>(
         stream,
         warning,
     };
-    let name = match stream {
-        "stderr" => "log-writer-err",
-        _ => "log-writer",
-    };
-    let start: Start = Box::new(move |taken| {
-        // A thread that cannot start leaves the channel without a reader: its sends fail, and the
-        // lines are counted as dropped.
-        let _ = std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || writer.run(taken));
-    });
     let shared = Arc::new(Shared {
         lines: OnceLock::new(),
-        start: Mutex::new(Some(start)),
+        writer: Mutex::new(Some(Box::new(writer))),
+        serving,
         room,
         drops,
     });
@@ -301,6 +346,24 @@ struct Writer<W> {
     room: Arc<Room>,
     stream: &'static str,
     warning: Warning,
+}
+
+impl<W: Write + Send + 'static> Output for Writer<W> {
+    fn write_now(&mut self, line: &[u8]) {
+        self.buffer.extend_from_slice(line);
+        self.write_out();
+    }
+
+    fn start(self: Box<Self>, taken: Receiver<Message>) {
+        let name = match self.stream {
+            "stderr" => "log-writer-err",
+            _ => "log-writer",
+        };
+        let writer = *self;
+        let _ = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || writer.run(taken));
+    }
 }
 
 impl<W: Write> Writer<W> {
@@ -430,7 +493,13 @@ mod tests {
     #[test]
     fn every_line_arrives_in_order_and_the_guard_flushes_the_rest() {
         let capture = Capture::default();
-        let (sink, guard) = queue(capture.clone(), "stdout", QUEUED_LINES, warning);
+        let (sink, guard) = queue(
+            capture.clone(),
+            "stdout",
+            QUEUED_LINES,
+            warning,
+            &SERVING_FROM_THE_START,
+        );
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let sink = sink.clone();
@@ -461,7 +530,13 @@ mod tests {
     fn a_burst_the_writer_absorbs_within_the_wait_loses_nothing() {
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let capture = Capture::default();
-        let (sink, guard) = queue(Gate(gate.clone(), capture.clone()), "stdout", 64, warning);
+        let (sink, guard) = queue(
+            Gate(gate.clone(), capture.clone()),
+            "stdout",
+            64,
+            warning,
+            &SERVING_FROM_THE_START,
+        );
         let opener = {
             let gate = gate.clone();
             std::thread::spawn(move || {
@@ -484,7 +559,13 @@ mod tests {
     fn a_stalled_stream_costs_one_wait_then_drops_and_reports_the_count() {
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let capture = Capture::default();
-        let (sink, guard) = queue(Gate(gate.clone(), capture.clone()), "stdout", 64, warning);
+        let (sink, guard) = queue(
+            Gate(gate.clone(), capture.clone()),
+            "stdout",
+            64,
+            warning,
+            &SERVING_FROM_THE_START,
+        );
         let total = 3 * QUEUED_LINES;
         let started = Instant::now();
         for _ in 0..total {
@@ -519,9 +600,48 @@ mod tests {
     }
 
     #[test]
+    fn lines_before_serving_are_written_at_once_by_the_logging_thread_then_queued_in_order() {
+        static SERVING: AtomicBool = AtomicBool::new(false);
+        let capture = Capture::default();
+        let (sink, guard) = queue(capture.clone(), "stdout", QUEUED_LINES, warning, &SERVING);
+        for i in 0..3 {
+            (&sink)
+                .write_all(format!("start {i}\n").as_bytes())
+                .unwrap();
+        }
+        assert_eq!(
+            capture.text(),
+            "start 0\nstart 1\nstart 2\n",
+            "written as logged"
+        );
+        assert!(sink.shared.lines.get().is_none(), "no channel, no thread");
+        SERVING.store(true, Ordering::SeqCst);
+        for i in 0..3 {
+            (&sink)
+                .write_all(format!("served {i}\n").as_bytes())
+                .unwrap();
+        }
+        assert!(
+            sink.shared.lines.get().is_some(),
+            "queued to the writer thread"
+        );
+        drop(guard);
+        assert_eq!(
+            capture.text(),
+            "start 0\nstart 1\nstart 2\nserved 0\nserved 1\nserved 2\n"
+        );
+    }
+
+    #[test]
     fn a_stream_never_written_to_starts_no_thread_and_its_guard_returns_at_once() {
         let capture = Capture::default();
-        let (sink, guard) = queue(capture.clone(), "stderr", QUEUED_ERROR_LINES, warning);
+        let (sink, guard) = queue(
+            capture.clone(),
+            "stderr",
+            QUEUED_ERROR_LINES,
+            warning,
+            &SERVING_FROM_THE_START,
+        );
         assert!(sink.shared.lines.get().is_none(), "no channel, no thread");
         let started = Instant::now();
         drop(guard);
@@ -532,7 +652,13 @@ mod tests {
     #[test]
     fn the_first_line_starts_the_writer_and_the_bound_counts_queued_lines_only() {
         let capture = Capture::default();
-        let (sink, guard) = queue(capture.clone(), "stdout", 2, warning);
+        let (sink, guard) = queue(
+            capture.clone(),
+            "stdout",
+            2,
+            warning,
+            &SERVING_FROM_THE_START,
+        );
         // Far more lines than the bound, one at a time: each is taken before the next, so none waits
         // for long and none is dropped.
         for i in 0..100 {
@@ -548,9 +674,15 @@ mod tests {
 
     #[test]
     fn lines_for_a_writer_that_could_not_start_are_counted_and_give_their_place_back() {
-        let (sink, guard) = queue(Capture::default(), "stdout", 4, warning);
+        let (sink, guard) = queue(
+            Capture::default(),
+            "stdout",
+            4,
+            warning,
+            &SERVING_FROM_THE_START,
+        );
         // As if the thread could not be spawned: nobody takes the channel's receiving end.
-        drop(sink.shared.start.lock().unwrap().take());
+        drop(sink.shared.writer.lock().unwrap().take());
         let started = Instant::now();
         for _ in 0..20 {
             (&sink).write_all(&line(b'x')).unwrap();
@@ -575,7 +707,7 @@ mod tests {
                 Ok(())
             }
         }
-        let (sink, guard) = queue(Closed, "stdout", 64, warning);
+        let (sink, guard) = queue(Closed, "stdout", 64, warning, &SERVING_FROM_THE_START);
         let started = Instant::now();
         for _ in 0..10_000 {
             (&sink).write_all(&line(b'x')).unwrap();
