@@ -95,12 +95,15 @@ if [ -n "$TARGET" ]; then
 fi
 log "building handler and baseline (release${TARGET:+, $TARGET})"
 build_start=$(date +%s)
-# One invocation: the baseline (examples/baseline.rs, built by the bench/baseline package so that the
-# main crate's dev-dependencies stay out) shares every compiled crate with the handler and links on the
-# second core while the handler's LTO runs on the first. The handler is the binary scripts/package.sh
-# ships: the baseline asks for no dependency feature the handler does not already have.
-cargo build --release --locked -p aml-events --bin handler -p aml-events-baseline --bin baseline \
-  "${target_args[@]}" >&2
+# Two invocations. The handler is built exactly as scripts/package.sh builds it. The baseline
+# (examples/baseline.rs, built by the bench/baseline package so that the main crate's dev-dependencies
+# stay out) asks for warp's `server` feature, which the handler does not use: built in the same
+# invocation, cargo would unify that feature into the handler's warp and with it hyper-util's auto
+# server and HTTP/2 (h2), and the binary measured would not be the one shipped (until 2026-12-02 it
+# was: 1.5 MB more code and 33 KiB more relocated data, BENCHMARKS.md). Apart, the baseline compiles
+# its own warp, hyper and hyper-util; everything else is shared.
+cargo build --release --locked -p aml-events --bin handler "${target_args[@]}" >&2
+cargo build --release --locked -p aml-events-baseline --bin baseline "${target_args[@]}" >&2
 build_secs=$(( $(date +%s) - build_start ))
 # The build leaves hundreds of MiB to write back; writing them during the first measurement skews it.
 sync
