@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Cold starts of built binaries, interleaved: time, page faults and CPU from exec to the first answer.
+
+    scripts/start-faults.py [ROUNDS] NAME=BINARY[,VAR=VALUE...] ...
+
+    scripts/start-faults.py 40 \
+        baseline=target/x86_64-unknown-linux-musl/release/baseline \
+        handler=target/x86_64-unknown-linux-musl/release/handler
+
+Each binary is started as scripts/bench-load.sh starts it (FUNCTIONS_CUSTOMHANDLER_PORT on a free
+port, FUNCTIONS_CUSTOMHANDLER_WORKER_ID set, the repository root as working directory, so the handler
+reads the shipped hooks.toml; stdout and stderr to /dev/null); `,VAR=VALUE` adds environment
+variables for that binary only. The ModelDeployed invocation is POSTed every 0.25 ms until it is
+answered with a 200. At that moment the process's minor page faults (/proc/PID/stat) and its
+threads' CPU time (/proc/PID/task/*/schedstat) are read, so shutdown is not counted. The binaries take turns, so drift on a shared machine
+hits all alike.
+
+Prints, per binary, the median [min..max] of the start time, the faults and the CPU time, and each
+binary's median start time against the first one's. bench-load.sh gives the ratio the targets are
+judged on; this script explains it (BENCHMARKS.md, "the cold start's page faults").
+"""
+
+import http.client
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+FUNCTION = "MlWorkspaceEvents"
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "eventgrid-model-deployed.json")
+
+
+def invocation_body():
+    """The body the host POSTs, from scripts/load-lib.sh (the one builder of it for the scripts)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(["bash", "-c", 'source scripts/load-lib.sh && invocation_body "$@"', "-",
+                        FIXTURE, out.name, FUNCTION], cwd=ROOT, check=True)
+        return open(out.name, "rb").read()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_stat(pid):
+    """(minor faults, CPU seconds of all its threads) of a running process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # After the command: state is field 3, minflt field 10 (proc(5)). utime and stime count in clock
+    # ticks (10 ms), too coarse for a start of a few ms: schedstat's first field is the nanoseconds
+    # each thread ran.
+    cpu_ns = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                cpu_ns += int(f.read().split()[0])
+        except FileNotFoundError:  # the thread ended
+            pass
+    return int(fields[7]), cpu_ns / 1e9
+
+
+def invoke(port, body):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("POST", "/" + FUNCTION, body, {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Azure-Functions-InvocationId": "cold-start",
+        })
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def cold_start(binary, extra_env, body):
+    port = free_port()
+    env = dict(os.environ, FUNCTIONS_CUSTOMHANDLER_PORT=str(port),
+               FUNCTIONS_CUSTOMHANDLER_WORKER_ID="start-faults", **extra_env)
+    start = time.perf_counter()
+    proc = subprocess.Popen([binary], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = start + 30
+        while True:
+            try:
+                status = invoke(port, body)
+            except (ConnectionRefusedError, ConnectionResetError):
+                if proc.poll() is not None:
+                    raise SystemExit(f"{binary} exited with {proc.returncode} before answering")
+                if time.perf_counter() > deadline:
+                    raise SystemExit(f"{binary} did not answer within 30 s")
+                time.sleep(0.00025)
+                continue
+            elapsed = time.perf_counter() - start
+            if status != 200:
+                raise SystemExit(f"{binary} answered {status} to the first invocation")
+            faults, cpu = proc_stat(proc.pid)
+            return elapsed, faults, cpu
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(argv):
+    rounds = 40
+    if argv and argv[0].isdigit():
+        rounds, argv = int(argv[0]), argv[1:]
+    if not argv:
+        raise SystemExit(__doc__)
+    servers = []
+    for spec in argv:
+        name, _, rest = spec.partition("=")
+        binary, *pairs = rest.split(",")
+        if not name or not binary:
+            raise SystemExit(f"not NAME=BINARY: {spec!r}")
+        extra = dict(pair.split("=", 1) for pair in pairs)
+        servers.append((name, os.path.abspath(binary), extra))
+    body = invocation_body()
+    samples = {name: [] for name, _, _ in servers}
+    for _ in range(rounds):
+        for name, binary, extra in servers:
+            samples[name].append(cold_start(binary, extra, body))
+    first = None
+    print(f"{rounds} interleaved starts each; median [min..max]")
+    for name, _, _ in servers:
+        times, faults, cpu = zip(*samples[name])
+        median = statistics.median(times)
+        first = first or median
+
+        def cell(values, scale, unit):
+            return (f"{statistics.median(values) * scale:.2f}{unit} "
+                    f"[{min(values) * scale:.2f}..{max(values) * scale:.2f}]")
+
+        print(f"  {name:<10} start {cell(times, 1000, ' ms')}  faults {statistics.median(faults):.0f} "
+              f"[{min(faults)}..{max(faults)}]  cpu {cell(cpu, 1000, ' ms')}  x{median / first:.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
