@@ -30,7 +30,6 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::{ParseError, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,13 +105,17 @@ pub fn init(output: Output, log_filter: Option<&str>) -> Telemetry {
             (default_filter(), Some(e))
         }
     };
+    // The filter is the subscriber's, not the layer's: with one layer, a per-layer filter only adds
+    // its bookkeeping to every span and event (1,000 of the 65,300 instructions of an invocation,
+    // callgrind over HTTP, scripts/instructions-per-request.py).
     let guards = match output {
         Output::JsonBatched => {
             let (stdout, out_guard) = writer::stdout(json::drop_warning);
             let (stderr, err_guard) = writer::stderr(json::drop_warning);
             let layer = json_layer(writer::errors_apart(stderr, stdout));
             let installed = tracing_subscriber::registry()
-                .with(layer.with_filter(filter))
+                .with(filter)
+                .with(layer)
                 .try_init();
             // Not installed: the writer threads end with the guards, here.
             installed.map_or(Vec::new(), |()| vec![out_guard, err_guard])
@@ -120,7 +123,8 @@ pub fn init(output: Output, log_filter: Option<&str>) -> Telemetry {
         Output::JsonDirect => {
             let layer = json_layer(writer::errors_apart(std::io::stderr, std::io::stdout));
             let _ = tracing_subscriber::registry()
-                .with(layer.with_filter(filter))
+                .with(filter)
+                .with(layer)
                 .try_init();
             Vec::new()
         }
@@ -129,7 +133,8 @@ pub fn init(output: Output, log_filter: Option<&str>) -> Telemetry {
             let (stderr, err_guard) = writer::stderr(text::drop_warning);
             let layer = text::text_layer(writer::errors_apart(stderr, stdout));
             let installed = tracing_subscriber::registry()
-                .with(layer.with_filter(filter))
+                .with(filter)
+                .with(layer)
                 .try_init();
             installed.map_or(Vec::new(), |()| vec![out_guard, err_guard])
         }
