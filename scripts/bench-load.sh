@@ -245,66 +245,30 @@ echo
 # --- 2. cold start and 3. peak RSS (python3: perf_counter, http.client, asyncio) ---------------------
 python3 - "$HANDLER" "$BASELINE" "$BODY" "$FUNCTION" "$COLD_STARTS" "$RSS_INVOCATIONS" "$CONNECTIONS" \
   "$ROOT" "$WORK/measure.out" <<'PY'
-import asyncio, http.client, json, os, signal, socket, statistics, subprocess, sys, time
+import asyncio, http.client, importlib.util, json, os, statistics, sys, time
 
 handler, baseline, body_path, function, starts, invocations, connections, root, out = sys.argv[1:]
 starts, invocations, connections = int(starts), int(invocations), int(connections)
 body = open(body_path, "rb").read()
-headers = {"Content-Type": "application/json; charset=utf-8"}
 servers = {"baseline": baseline, "handler": handler}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The cold start, and how a server is started and stopped, are scripts/start-faults.py's, so that
+# its fault counts and this script's times come from the same starts.
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the work tree (the report names a dirty tree)
+spec = importlib.util.spec_from_file_location("start_faults", os.path.join(root, "scripts", "start-faults.py"))
+start_faults = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(start_faults)
+free_port, stop = start_faults.free_port, start_faults.stop
+BENCH_ENV = {"FUNCTIONS_CUSTOMHANDLER_WORKER_ID": "bench"}
 
 
 def spawn(binary, port):
-    env = dict(os.environ, FUNCTIONS_CUSTOMHANDLER_PORT=str(port), FUNCTIONS_CUSTOMHANDLER_WORKER_ID="bench")
-    return subprocess.Popen([binary], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def invoke(port, invocation_id, timeout=5.0):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("POST", "/" + function, body, dict(headers, **{"X-Azure-Functions-InvocationId": invocation_id}))
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
+    return start_faults.spawn(binary, port, BENCH_ENV)
 
 
 def cold_start(binary):
-    port = free_port()
-    start = time.perf_counter()
-    proc = spawn(binary, port)
-    try:
-        deadline = start + 30
-        while True:
-            try:
-                status = invoke(port, "cold-start")
-                if status == 200:
-                    return time.perf_counter() - start
-                raise SystemExit(f"{binary} answered {status} to the first invocation")
-            except (ConnectionRefusedError, ConnectionResetError):
-                if proc.poll() is not None:
-                    raise SystemExit(f"{binary} exited with {proc.returncode} before answering")
-                if time.perf_counter() > deadline:
-                    raise SystemExit(f"{binary} did not answer within 30 s")
-                time.sleep(0.00025)
-    finally:
-        stop(proc)
+    return start_faults.cold_start(binary, BENCH_ENV, body)[0]
 
 
 def vm(pid, key):

@@ -81,13 +81,30 @@ def invoke(port, body):
         conn.close()
 
 
-def cold_start(binary, extra_env, body):
-    port = free_port()
+def spawn(binary, port, extra_env=None):
+    """Starts `binary` as the Functions host starts the handler (and as bench-load does)."""
     env = dict(os.environ, FUNCTIONS_CUSTOMHANDLER_PORT=str(port),
-               FUNCTIONS_CUSTOMHANDLER_WORKER_ID="start-faults", **extra_env)
-    start = time.perf_counter()
-    proc = subprocess.Popen([binary], cwd=ROOT, env=env,
+               FUNCTIONS_CUSTOMHANDLER_WORKER_ID="start-faults")
+    env.update(extra_env or {})
+    return subprocess.Popen([binary], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def cold_start(binary, extra_env, body):
+    """(seconds to the first 200, minor faults then, CPU seconds then) of one start of `binary`.
+    scripts/bench-load.sh measures its cold start with this function too."""
+    port = free_port()
+    start = time.perf_counter()
+    proc = spawn(binary, port, extra_env)
     try:
         deadline = start + 30
         while True:
@@ -106,12 +123,7 @@ def cold_start(binary, extra_env, body):
             faults, cpu = proc_stat(proc.pid)
             return elapsed, faults, cpu
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def main(argv):

@@ -480,6 +480,15 @@ mod tests {
         }
     }
 
+    /// A queue that is serving from the start: every line goes through the writer thread.
+    fn queued<W: Write + Send + 'static>(
+        out: W,
+        stream: &'static str,
+        capacity: usize,
+    ) -> (Queue, Guard) {
+        queue(out, stream, capacity, warning, &SERVING_FROM_THE_START)
+    }
+
     fn warning(stream: &str, dropped: u64) -> Vec<u8> {
         format!("dropped {dropped} {stream}\n").into_bytes()
     }
@@ -493,13 +502,7 @@ mod tests {
     #[test]
     fn every_line_arrives_in_order_and_the_guard_flushes_the_rest() {
         let capture = Capture::default();
-        let (sink, guard) = queue(
-            capture.clone(),
-            "stdout",
-            QUEUED_LINES,
-            warning,
-            &SERVING_FROM_THE_START,
-        );
+        let (sink, guard) = queued(capture.clone(), "stdout", QUEUED_LINES);
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let sink = sink.clone();
@@ -530,13 +533,7 @@ mod tests {
     fn a_burst_the_writer_absorbs_within_the_wait_loses_nothing() {
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let capture = Capture::default();
-        let (sink, guard) = queue(
-            Gate(gate.clone(), capture.clone()),
-            "stdout",
-            64,
-            warning,
-            &SERVING_FROM_THE_START,
-        );
+        let (sink, guard) = queued(Gate(gate.clone(), capture.clone()), "stdout", 64);
         let opener = {
             let gate = gate.clone();
             std::thread::spawn(move || {
@@ -559,13 +556,7 @@ mod tests {
     fn a_stalled_stream_costs_one_wait_then_drops_and_reports_the_count() {
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let capture = Capture::default();
-        let (sink, guard) = queue(
-            Gate(gate.clone(), capture.clone()),
-            "stdout",
-            64,
-            warning,
-            &SERVING_FROM_THE_START,
-        );
+        let (sink, guard) = queued(Gate(gate.clone(), capture.clone()), "stdout", 64);
         let total = 3 * QUEUED_LINES;
         let started = Instant::now();
         for _ in 0..total {
@@ -635,13 +626,7 @@ mod tests {
     #[test]
     fn a_stream_never_written_to_starts_no_thread_and_its_guard_returns_at_once() {
         let capture = Capture::default();
-        let (sink, guard) = queue(
-            capture.clone(),
-            "stderr",
-            QUEUED_ERROR_LINES,
-            warning,
-            &SERVING_FROM_THE_START,
-        );
+        let (sink, guard) = queued(capture.clone(), "stderr", QUEUED_ERROR_LINES);
         assert!(sink.shared.lines.get().is_none(), "no channel, no thread");
         let started = Instant::now();
         drop(guard);
@@ -652,13 +637,7 @@ mod tests {
     #[test]
     fn the_first_line_starts_the_writer_and_the_bound_counts_queued_lines_only() {
         let capture = Capture::default();
-        let (sink, guard) = queue(
-            capture.clone(),
-            "stdout",
-            2,
-            warning,
-            &SERVING_FROM_THE_START,
-        );
+        let (sink, guard) = queued(capture.clone(), "stdout", 2);
         // Far more lines than the bound, one at a time: each is taken before the next, so none waits
         // for long and none is dropped.
         for i in 0..100 {
@@ -674,13 +653,7 @@ mod tests {
 
     #[test]
     fn lines_for_a_writer_that_could_not_start_are_counted_and_give_their_place_back() {
-        let (sink, guard) = queue(
-            Capture::default(),
-            "stdout",
-            4,
-            warning,
-            &SERVING_FROM_THE_START,
-        );
+        let (sink, guard) = queued(Capture::default(), "stdout", 4);
         // As if the thread could not be spawned: nobody takes the channel's receiving end.
         drop(sink.shared.writer.lock().unwrap().take());
         let started = Instant::now();
@@ -707,7 +680,7 @@ mod tests {
                 Ok(())
             }
         }
-        let (sink, guard) = queue(Closed, "stdout", 64, warning, &SERVING_FROM_THE_START);
+        let (sink, guard) = queued(Closed, "stdout", 64);
         let started = Instant::now();
         for _ in 0..10_000 {
             (&sink).write_all(&line(b'x')).unwrap();
