@@ -7,13 +7,14 @@
         baseline=target/x86_64-unknown-linux-musl/release/baseline \
         handler=target/x86_64-unknown-linux-musl/release/handler
 
-Each binary is started as scripts/bench-load.sh starts it (FUNCTIONS_CUSTOMHANDLER_PORT on a free
-port, FUNCTIONS_CUSTOMHANDLER_WORKER_ID set, the repository root as working directory, so the handler
-reads the shipped hooks.toml; stdout and stderr to /dev/null); `,VAR=VALUE` adds environment
-variables for that binary only. The ModelDeployed invocation is POSTed every 0.25 ms until it is
-answered with a 200. At that moment the process's minor page faults (/proc/PID/stat) and its
-threads' CPU time (/proc/PID/task/*/schedstat) are read, so shutdown is not counted. The binaries take turns, so drift on a shared machine
-hits all alike.
+Each binary is started as the Functions host starts the handler (FUNCTIONS_CUSTOMHANDLER_PORT on a
+free port, FUNCTIONS_CUSTOMHANDLER_WORKER_ID set, the repository root as working directory, so the
+handler reads the shipped hooks.toml; stdout and stderr to /dev/null); `,VAR=VALUE` adds environment
+variables for that binary only. scripts/bench-load.sh times its cold starts with this file's
+`cold_start`. The ModelDeployed invocation is POSTed every 0.25 ms until it is answered with a 200. At
+that moment the process's minor page faults (/proc/PID/stat) and its threads' CPU time
+(/proc/PID/task/*/schedstat) are read, so shutdown is not counted. The binaries take turns, so drift
+on a shared machine hits all alike.
 
 Prints, per binary, the median [min..max] of the start time, the faults and the CPU time, and each
 binary's median start time against the first one's. bench-load.sh gives the ratio the targets are
