@@ -28,6 +28,7 @@
 //! ```
 #![deny(missing_docs, rust_2018_idioms)]
 
+pub mod allocator;
 pub mod app;
 pub mod cli;
 pub mod door;

@@ -2,11 +2,11 @@
 //! telemetry and calls the library; all behaviour lives in `aml_events`.
 
 /// The static musl build (what `scripts/package.sh` ships) allocates with mimalloc: musl's allocator
-/// takes a lock on every call, which held the handler to about a third of the bare HTTP stack's
-/// throughput (BENCHMARKS.md). The glibc build keeps the system allocator.
+/// takes a lock on every call (`aml_events::allocator` says more). The glibc build keeps the system
+/// allocator.
 #[cfg(target_env = "musl")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: aml_events::allocator::MiMalloc = aml_events::allocator::MiMalloc;
 
 use aml_events::app;
 use aml_events::cli::{self, Cli, Command};
