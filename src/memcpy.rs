@@ -14,8 +14,9 @@
 //!
 //! The functions hold no loop that the compiler could turn back into a call to `memcpy`.
 //! `memmove` is defined too: musl's `memmove` jumps into its own `memcpy`, which would clash with
-//! this one at link time. Only the `handler` built for `x86_64-unknown-linux-musl` exports them; the
-//! tests check [`copy`] against a byte-by-byte reference on every target.
+//! this one at link time. Only builds for `x86_64-unknown-linux-musl` export them: the shipped
+//! `handler`, and the library's tests that CI runs on that target, so every copy those tests make
+//! goes through it. The tests check [`copy`] against a byte-by-byte reference on every target.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_storeu_si128};
