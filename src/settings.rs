@@ -8,16 +8,19 @@
 //! [`VARIABLES`] lists every variable with its meaning and default; README's configuration table is
 //! tested against it, and [`Settings::from_vars`] reads exactly those names.
 
+mod azure;
 mod identity;
 mod raw;
 mod variables;
+mod webhook;
 
+pub use azure::{AzureSettings, DEFAULT_ARM_ENDPOINT};
 pub use identity::IdentitySettings;
+pub use webhook::{EntraSettings, WebhookSettings};
 
 pub use variables::{markdown_table, Variable, VARIABLES};
 
-use crate::event::studio::StudioBase;
-use crate::hooks::dedupe::DEFAULT_MAX_RECORDS;
+use azure::azure_settings;
 use raw::RawVars;
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroUsize;
@@ -25,6 +28,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use webhook::webhook_settings;
+
+/// The memory dedupe store's default bound on records (`AML_EVENTS_DEDUPE_MAX_RECORDS`): about
+/// 45 MB when full (measured: 444 bytes of RSS a record, with 71-byte keys, the map's spare capacity
+/// and the done queue), and a full day's dedupe window up to about one event a second per hook
+/// (Event Grid retries for at most 24 h).
+pub const DEFAULT_DEDUPE_MAX_RECORDS: NonZeroUsize = match NonZeroUsize::new(100_000) {
+    Some(n) => n,
+    None => unreachable!(),
+};
 
 /// Default port when `FUNCTIONS_CUSTOMHANDLER_PORT` is unset (running by hand).
 pub const DEFAULT_PORT: u16 = 8080;
@@ -65,86 +78,6 @@ pub enum Runtime {
     FunctionsHost,
     /// Started by the AWS Lambda runtime (`AWS_LAMBDA_RUNTIME_API`).
     Lambda,
-}
-
-/// Entra ID token validation for the webhook door.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntraSettings {
-    /// The app id or App ID URI tokens must be issued for (`AML_EVENTS_ENTRA_AUDIENCE`).
-    pub audience: String,
-    /// The tenant id (`AML_EVENTS_ENTRA_TENANT`).
-    pub tenant: String,
-    /// Where the signing keys are (`AML_EVENTS_ENTRA_JWKS_URL`; default: the tenant's).
-    pub jwks_url: Option<String>,
-    /// Accepted issuers (`AML_EVENTS_ENTRA_ISSUER`; default: the tenant's v1 and v2 issuers).
-    pub issuers: Option<Vec<String>>,
-}
-
-/// The webhook door's settings.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSettings {
-    /// The path it serves (`AML_EVENTS_WEBHOOK_PATH`), starting with `/`.
-    pub path: String,
-    /// Largest accepted body (`AML_EVENTS_MAX_WEBHOOK_BYTES`).
-    pub max_bytes: u64,
-    /// Accepted keys (`AML_EVENTS_WEBHOOK_KEY`); empty: no key is required. Secrets.
-    pub keys: Vec<String>,
-    /// Entra ID token validation, when both audience and tenant are set.
-    pub entra: Option<EntraSettings>,
-    /// Allow an unprotected door on an exposed address (`AML_EVENTS_WEBHOOK_INSECURE`).
-    pub insecure: bool,
-    /// `GET` the validation URL of a handshake too (`AML_EVENTS_VALIDATE_URL`).
-    pub follow_validation_url: bool,
-}
-
-impl std::fmt::Debug for WebhookSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookSettings")
-            .field("path", &self.path)
-            .field("max_bytes", &self.max_bytes)
-            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
-            .field("entra", &self.entra)
-            .field("insecure", &self.insecure)
-            .field("follow_validation_url", &self.follow_validation_url)
-            .finish()
-    }
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        Self {
-            path: DEFAULT_WEBHOOK_PATH.to_owned(),
-            max_bytes: DEFAULT_MAX_WEBHOOK_BYTES,
-            keys: Vec::new(),
-            entra: None,
-            insecure: false,
-            follow_validation_url: false,
-        }
-    }
-}
-
-/// Where the Azure ML actions send and link: the cloud's addresses (public Azure by default;
-/// sovereign clouds and tests set others).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AzureSettings {
-    /// Azure Resource Manager (`AML_EVENTS_ARM_ENDPOINT`): where `aml_job` creates jobs. A token goes
-    /// there, so only https, or http to a loopback address (tests, local emulators).
-    pub arm_endpoint: url::Url,
-    /// Azure ML studio (`AML_EVENTS_STUDIO_URL`): what Teams and Slack messages link to, and the
-    /// base of job links when an answer carries none.
-    pub studio_url: StudioBase,
-}
-
-/// Public Azure's Resource Manager.
-pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
-
-impl Default for AzureSettings {
-    fn default() -> Self {
-        Self {
-            arm_endpoint: url::Url::parse(DEFAULT_ARM_ENDPOINT).expect("a constant URL"),
-            studio_url: StudioBase::default(),
-        }
-    }
 }
 
 /// A variable lookup: the process environment, or a map in tests.
@@ -231,7 +164,7 @@ impl Default for Settings {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             hooks_file: None,
             dedupe: None,
-            dedupe_max_records: DEFAULT_MAX_RECORDS,
+            dedupe_max_records: DEFAULT_DEDUPE_MAX_RECORDS,
             webhook: WebhookSettings::default(),
             azure: AzureSettings::default(),
             log_filter: None,
@@ -303,7 +236,7 @@ impl Settings {
             dedupe_max_records: raw.parse_or(
                 "AML_EVENTS_DEDUPE_MAX_RECORDS",
                 "a number of records (1 or more)",
-                DEFAULT_MAX_RECORDS,
+                DEFAULT_DEDUPE_MAX_RECORDS,
             )?,
             webhook: webhook_settings(&raw)?,
             azure: azure_settings(&raw)?,
@@ -342,102 +275,6 @@ impl Settings {
     }
 }
 
-fn webhook_settings(raw: &RawVars) -> Result<WebhookSettings, SettingsError> {
-    let mut webhook = WebhookSettings::default();
-    if let Some(path) = raw.text("AML_EVENTS_WEBHOOK_PATH") {
-        let path = format!("/{}", path.trim_matches('/'));
-        if path.contains(['?', '#', ' ']) {
-            return Err(raw.invalid("AML_EVENTS_WEBHOOK_PATH", "a URL path"));
-        }
-        webhook.path = path;
-    }
-    webhook.max_bytes = raw.parse_or(
-        "AML_EVENTS_MAX_WEBHOOK_BYTES",
-        "a byte count",
-        DEFAULT_MAX_WEBHOOK_BYTES,
-    )?;
-    if let Some(list) = raw.get("AML_EVENTS_WEBHOOK_KEY") {
-        webhook.keys = split_list(list);
-        if webhook.keys.is_empty() {
-            return Err(SettingsError {
-                name: "AML_EVENTS_WEBHOOK_KEY",
-                value: String::new(),
-                expected: "one or more comma-separated keys (it is set but holds no key)",
-            });
-        }
-    }
-    webhook.entra = match (
-        raw.text("AML_EVENTS_ENTRA_AUDIENCE"),
-        raw.text("AML_EVENTS_ENTRA_TENANT"),
-    ) {
-        (Some(audience), Some(tenant)) => Some(EntraSettings {
-            audience: audience.to_owned(),
-            tenant: tenant.to_owned(),
-            jwks_url: raw.text("AML_EVENTS_ENTRA_JWKS_URL").map(str::to_owned),
-            issuers: raw.get("AML_EVENTS_ENTRA_ISSUER").map(split_list),
-        }),
-        (None, None) => None,
-        (Some(_), None) => {
-            return Err(SettingsError {
-                name: "AML_EVENTS_ENTRA_TENANT",
-                value: String::new(),
-                expected:
-                    "set both AML_EVENTS_ENTRA_AUDIENCE and AML_EVENTS_ENTRA_TENANT, or neither",
-            })
-        }
-        (None, Some(_)) => {
-            return Err(SettingsError {
-                name: "AML_EVENTS_ENTRA_AUDIENCE",
-                value: String::new(),
-                expected:
-                    "set both AML_EVENTS_ENTRA_AUDIENCE and AML_EVENTS_ENTRA_TENANT, or neither",
-            })
-        }
-    };
-    webhook.insecure = raw.flag("AML_EVENTS_WEBHOOK_INSECURE")?;
-    webhook.follow_validation_url = raw.flag("AML_EVENTS_VALIDATE_URL")?;
-    Ok(webhook)
-}
-
-fn azure_settings(raw: &RawVars) -> Result<AzureSettings, SettingsError> {
-    let mut azure = AzureSettings::default();
-    if raw.text("AML_EVENTS_ARM_ENDPOINT").is_some() {
-        // That a token may go there (https, or a loopback address) is checked with the hooks that
-        // send one (`HooksConfig::with_azure`), where the rule lives.
-        azure.arm_endpoint = base_url(
-            raw,
-            "AML_EVENTS_ARM_ENDPOINT",
-            "an https URL such as https://management.usgovcloudapi.net (http only to a loopback address)",
-        )?;
-    }
-    azure.studio_url = raw
-        .parse_optional(
-            "AML_EVENTS_STUDIO_URL",
-            "an http(s) address without query or fragment, such as https://ml.azure.com",
-        )?
-        .unwrap_or_default();
-    Ok(azure)
-}
-
-/// An http(s) URL with a host and no query, its path without a trailing `/`.
-fn base_url(
-    raw: &RawVars,
-    name: &'static str,
-    expected: &'static str,
-) -> Result<url::Url, SettingsError> {
-    let text = raw.text(name).unwrap_or_default();
-    let mut url = url::Url::parse(text).map_err(|_| raw.invalid(name, expected))?;
-    if !matches!(url.scheme(), "http" | "https")
-        || url.host_str().is_none()
-        || url.query().is_some()
-    {
-        return Err(raw.invalid(name, expected));
-    }
-    let path = url.path().trim_end_matches('/').to_owned();
-    url.set_path(&path);
-    Ok(url)
-}
-
 fn split_list(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
@@ -449,6 +286,7 @@ fn split_list(list: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::studio::StudioBase;
     use std::collections::BTreeSet;
     use std::sync::Mutex;
 
@@ -496,7 +334,7 @@ mod tests {
         assert_eq!(s.shutdown_grace, None);
         assert_eq!(s.header_timeout, DEFAULT_HEADER_TIMEOUT);
         assert_eq!(s.max_connections, DEFAULT_MAX_CONNECTIONS);
-        assert_eq!(s.dedupe_max_records, DEFAULT_MAX_RECORDS);
+        assert_eq!(s.dedupe_max_records, DEFAULT_DEDUPE_MAX_RECORDS);
         assert_eq!(s.webhook, WebhookSettings::default());
         assert!(!s.under_functions_host());
         assert!(!s.reachable_by_others());

@@ -19,6 +19,7 @@ pub mod filter;
 pub(crate) mod rule;
 pub mod secrets;
 pub mod template;
+mod transport;
 
 pub use dispatch::Dispatcher;
 pub use filter::EventView;

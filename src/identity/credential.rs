@@ -1,7 +1,7 @@
 //! One credential of `azure_identity`, built from an [`AuthSpec`] and the environment's settings,
 //! and what its failures mean.
 
-use super::resolve::{cloud, resolve, Resolved};
+use super::resolve::{cloud, resolve, Resolved, WORKLOAD_REMEDY};
 use super::spec::AuthSpec;
 use super::token::{AccessToken, TokenError};
 use super::transport::{ReqwestTransport, Unanswered};
@@ -65,15 +65,13 @@ impl Credential {
             reason,
             remedy: remedy.to_owned(),
         };
-        let resolved =
-            resolve(spec, settings).map_err(|(reason, remedy)| unusable(reason, remedy))?;
+        let refused = |e: super::resolve::ResolveError| unusable(e.to_string(), e.remedy());
+        let resolved = resolve(spec, settings).map_err(refused)?;
         let options = ClientOptions {
             transport: Some(Transport::new(Arc::new(transport.clone()))),
             // The hook's own retries and deadline decide: a token request is one attempt of it.
             retry: RetryOptions::none(),
-            cloud: Some(Arc::new(
-                cloud(settings).map_err(|r| unusable(r, AUTHORITY_REMEDY))?,
-            )),
+            cloud: Some(Arc::new(cloud(settings).map_err(refused)?)),
             ..ClientOptions::default()
         };
         if let (Resolved::Managed { .. }, Some(host)) =
@@ -322,10 +320,7 @@ fn client_secret(
 }
 
 const MANAGED_REMEDY: &str = "turn on the resource's system-assigned identity, or assign the user-assigned identity to it and set `client_id` to its client id";
-pub(super) const WORKLOAD_REMEDY: &str = "check the client id (`client_id` or AZURE_CLIENT_ID), the tenant (`tenant_id` or AZURE_TENANT_ID), the token file (`token_file` or AZURE_FEDERATED_TOKEN_FILE) and the app's federated credential (issuer, subject, audience api://AzureADTokenExchange)";
 const SECRET_REMEDY: &str = "check `tenant_id`, `client_id` and `secret` (secrets expire: create a new one under the app registration's Certificates & secrets)";
-const AUTHORITY_REMEDY: &str =
-    "set AZURE_AUTHORITY_HOST to the https address of your cloud's Entra ID authority, or unset it";
 
 /// The first line of a message (azure_identity appends a troubleshooting link on another line).
 fn first_line(text: &str) -> String {

@@ -2,11 +2,37 @@
 //! choices azure-identity makes from the same variables (`default`'s order, `managed_identity` on a
 //! workload identity pod, the authority), kept apart so that each is tested without a credential.
 
-use super::credential::WORKLOAD_REMEDY;
 use super::spec::AuthSpec;
 use crate::settings::IdentitySettings;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use std::path::PathBuf;
+use thiserror::Error;
+
+/// What to configure when a workload identity credential is refused (here, or by Entra ID).
+pub(super) const WORKLOAD_REMEDY: &str = "check the client id (`client_id` or AZURE_CLIENT_ID), the tenant (`tenant_id` or AZURE_TENANT_ID), the token file (`token_file` or AZURE_FEDERATED_TOKEN_FILE) and the app's federated credential (issuer, subject, audience api://AzureADTokenExchange)";
+const AUTHORITY_REMEDY: &str =
+    "set AZURE_AUTHORITY_HOST to the https address of your cloud's Entra ID authority, or unset it";
+
+/// Why a spec and the settings resolve to no credential; [`ResolveError::remedy`] says what to set.
+#[derive(Debug, Error)]
+pub(super) enum ResolveError {
+    /// Workload identity lacks one of its settings (the text names it and where it comes from).
+    #[error("no {0}")]
+    WorkloadIncomplete(&'static str),
+    /// `AZURE_AUTHORITY_HOST` is not an https address.
+    #[error("AZURE_AUTHORITY_HOST {0} is not an https address")]
+    AuthorityNotHttps(String),
+}
+
+impl ResolveError {
+    /// What to configure.
+    pub(super) fn remedy(&self) -> &'static str {
+        match self {
+            Self::WorkloadIncomplete(_) => WORKLOAD_REMEDY,
+            Self::AuthorityNotHttps(_) => AUTHORITY_REMEDY,
+        }
+    }
+}
 
 /// Entra ID's public-cloud authority, azure-identity's default for `AZURE_AUTHORITY_HOST`.
 const PUBLIC_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -29,10 +55,7 @@ pub(super) enum Resolved {
 }
 
 /// The spec with its defaults from the environment, as azure-identity reads them.
-pub(super) fn resolve(
-    spec: &AuthSpec,
-    s: &IdentitySettings,
-) -> Result<Resolved, (String, &'static str)> {
+pub(super) fn resolve(spec: &AuthSpec, s: &IdentitySettings) -> Result<Resolved, ResolveError> {
     match spec {
         AuthSpec::ManagedIdentity { client_id } => Ok(managed_choice(client_id.clone(), s)),
         AuthSpec::WorkloadIdentity {
@@ -40,7 +63,7 @@ pub(super) fn resolve(
             tenant_id,
             token_file,
         } => {
-            let missing = |what: &str| (format!("no {what}"), WORKLOAD_REMEDY);
+            let missing = ResolveError::WorkloadIncomplete;
             let client_id = client_id
                 .clone()
                 .or_else(|| s.client_id.clone())
@@ -127,7 +150,7 @@ fn default_choice(s: &IdentitySettings) -> Resolved {
 
 /// The authority as azure-identity normalises `AZURE_AUTHORITY_HOST` (`https://` added when no
 /// scheme is given, trailing spaces and `/` stripped); `azure_identity` requires https.
-pub(super) fn cloud(s: &IdentitySettings) -> Result<CloudConfiguration, String> {
+pub(super) fn cloud(s: &IdentitySettings) -> Result<CloudConfiguration, ResolveError> {
     let host = s
         .authority_host
         .as_deref()
@@ -139,9 +162,7 @@ pub(super) fn cloud(s: &IdentitySettings) -> Result<CloudConfiguration, String> 
         format!("https://{host}")
     };
     if !host.starts_with("https://") {
-        return Err(format!(
-            "AZURE_AUTHORITY_HOST {host} is not an https address"
-        ));
+        return Err(ResolveError::AuthorityNotHttps(host));
     }
     let mut custom = CustomConfiguration::default();
     custom.authority_host = host;
@@ -205,6 +226,9 @@ mod tests {
         };
         assert_eq!(c.authority_host, "https://login.microsoftonline.us");
         s.authority_host = Some("http://127.0.0.1:1".into());
-        assert!(cloud(&s).unwrap_err().contains("not an https address"));
+        assert!(cloud(&s)
+            .unwrap_err()
+            .to_string()
+            .contains("not an https address"));
     }
 }

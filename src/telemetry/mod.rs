@@ -16,6 +16,7 @@
 mod bounded;
 mod json;
 mod logs;
+mod room;
 mod span_fields;
 mod text;
 mod writer;

@@ -15,6 +15,7 @@ mod hostile_input;
 mod identity;
 #[cfg(feature = "lambda")]
 mod lambda_door;
+mod layout;
 mod monitor;
 mod process;
 mod properties;

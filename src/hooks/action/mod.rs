@@ -2,10 +2,12 @@
 //!
 //! One file per action that builds a message (`teams`, `slack`, `webhook`), a folder for the Azure
 //! ML actions (`aml/`: `aml_job`, `aml_batch_endpoint`), the action names and what each takes in
-//! `kind`; `log` and `output` are a line and a value and live here.
+//! `kind`, and the message each builds for an event in `message`; `log` and `output` are a line and
+//! a value and live there.
 
 mod aml;
 mod kind;
+mod message;
 mod slack;
 mod teams;
 mod webhook;
@@ -13,22 +15,19 @@ mod webhook;
 pub use aml::job_name;
 pub(crate) use aml::{AmlJob, BatchEndpoint, JobWorkspace, DEFAULT_API_VERSION};
 pub use kind::ActionKind;
+use message::json_headers;
 pub(crate) use webhook::Webhook;
 
 use super::bearer::WithToken;
-use super::delivery::{deliver, Outgoing, RetryPolicy, Transport};
+use super::delivery::{deliver, RetryPolicy, Transport};
 use super::rule::Rule;
 use super::secrets::{describe_url, Secrets};
 use super::template::Templates;
 use super::{Effect, EventView, Hook, HookContext, HookError, HookFuture};
-use crate::event::studio;
 use crate::event::{Event, MlEvent};
 use crate::identity::{AuthConfig, HookAuth};
 use crate::settings::AzureSettings;
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use reqwest::{Method, Url};
-use serde::Serialize;
-use serde_json::Value;
+use reqwest::Url;
 use std::fmt;
 use std::sync::Arc;
 
@@ -96,46 +95,6 @@ pub struct ConfiguredHook {
     ///
     /// [`Credentials`]: crate::identity::Credentials
     pub(crate) credential: Option<HookAuth>,
-}
-
-/// What a hook would send, for `handler send --dry-run` and for tests.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Preview {
-    /// The hook's name.
-    pub(crate) hook: String,
-    /// The action.
-    pub(crate) action: ActionKind,
-    /// Where it goes: a URL shown by host only, an output binding, or `Logs`.
-    pub(crate) destination: String,
-    /// The method for HTTP actions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) method: Option<String>,
-    /// Header names (values are not shown: they usually hold tokens).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) headers: Vec<String>,
-    /// With `auth`: the credential type and the audience of the token that would be added as
-    /// `Authorization` (no token is fetched for a preview).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) auth: Option<String>,
-    /// The message: JSON for HTTP and output actions, a string for log.
-    pub(crate) payload: Value,
-}
-
-/// `Content-Type: application/json`, the start of every request's headers.
-fn json_headers() -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers
-}
-
-fn json_request(url: &Url, method: Method, headers: HeaderMap, payload: &Value) -> Outgoing {
-    Outgoing {
-        method,
-        url: url.clone(),
-        headers,
-        body: serde_json::to_vec(payload).unwrap_or_default(),
-        read_answer: false,
-    }
 }
 
 impl ConfiguredHook {
@@ -234,91 +193,6 @@ impl ConfiguredHook {
     /// so every render error of an event is permanent.
     fn fail_permanently(&self, message: impl AsRef<str>) -> HookError {
         HookError::permanent(self.shared.secrets.redact(message.as_ref()))
-    }
-
-    fn text(&self, event: &Event<MlEvent>) -> Result<String, HookError> {
-        match &self.text_template {
-            Some(name) => self
-                .shared
-                .templates
-                .render(name, event)
-                .map_err(|e| self.fail_permanently(format!("template: {e}"))),
-            None => Ok(event.summary()),
-        }
-    }
-
-    /// An output hook's message: its text when it has a template, otherwise the event.
-    fn output_payload(&self, event: &Event<MlEvent>) -> Result<Value, HookError> {
-        match &self.text_template {
-            Some(_) => Ok(Value::String(self.text(event)?)),
-            None => serde_json::to_value(event).map_err(|e| self.fail(e.to_string())),
-        }
-    }
-
-    /// The payload and the request (for HTTP actions) that the hook would send for `event`.
-    fn message(&self, event: &Event<MlEvent>) -> Result<(Value, Option<Outgoing>), HookError> {
-        let (payload, request) = match &self.action {
-            Action::Log => return Ok((Value::String(self.text(event)?), None)),
-            Action::Output { .. } => return Ok((self.output_payload(event)?, None)),
-            Action::Teams { url } => {
-                let link = studio::link(&self.azure.studio_url, event);
-                let payload = teams::card(&self.text(event)?, &event.facts(), link.as_ref());
-                let request = json_request(url, Method::POST, json_headers(), &payload);
-                (payload, request)
-            }
-            Action::Slack { url } => {
-                let link = studio::link(&self.azure.studio_url, event);
-                let payload = slack::message(&self.text(event)?, &event.facts(), link.as_ref());
-                let request = json_request(url, Method::POST, json_headers(), &payload);
-                (payload, request)
-            }
-            Action::Webhook(webhook) => {
-                let payload = webhook.payload(self, event)?;
-                let headers = webhook.headers(self, event)?;
-                let request = json_request(&webhook.url, webhook.method.clone(), headers, &payload);
-                (payload, request)
-            }
-            Action::AmlJob(job) => {
-                let job = job.request(self, event)?;
-                let request = json_request(&job.url, Method::PUT, json_headers(), &job.body);
-                (job.body, request)
-            }
-            Action::AmlBatchEndpoint(batch) => batch.request(self, event)?,
-        };
-        Ok((payload, Some(request)))
-    }
-
-    /// Builds what the hook would do for `event`, without doing it.
-    pub(crate) fn prepare(
-        &self,
-        event: &Event<MlEvent>,
-    ) -> Result<(Preview, Option<Outgoing>), HookError> {
-        let (payload, outgoing) = self.message(event)?;
-        let headers: Vec<String> = outgoing
-            .as_ref()
-            .map(|o| o.headers.keys().map(|k| k.to_string()).collect())
-            .unwrap_or_default();
-        let destination = match (&self.action, &outgoing) {
-            // The job's own address: it names no secret and says which job a redelivery finds.
-            (Action::AmlJob(_), Some(request)) => request.url.to_string(),
-            _ => self.destination(),
-        };
-        let preview = Preview {
-            hook: self.name.clone(),
-            action: self.kind(),
-            destination,
-            method: outgoing.as_ref().map(|o| o.method.to_string()),
-            headers,
-            auth: self.auth.as_ref().map(|a| {
-                format!(
-                    "{} token for {} in `Authorization`",
-                    a.spec.type_name(),
-                    a.audience
-                )
-            }),
-            payload,
-        };
-        Ok((preview, outgoing))
     }
 
     /// What the effect of a delivered message is called in logs and errors.

@@ -16,13 +16,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The default bound on records: about 45 MB when full (measured: 444 bytes of RSS a record, with
-/// 71-byte keys, the map's spare capacity and the done queue), and a full day's dedupe window up to
-/// about one event a second per hook (Event Grid retries for at most 24 h).
-pub const DEFAULT_MAX_RECORDS: NonZeroUsize = match NonZeroUsize::new(100_000) {
-    Some(n) => n,
-    None => unreachable!(),
-};
+pub use crate::settings::DEFAULT_DEDUPE_MAX_RECORDS as DEFAULT_MAX_RECORDS;
 
 #[derive(Debug)]
 enum State {
