@@ -22,7 +22,7 @@ use aml_events::hooks::template::{known_variables, Templates};
 use aml_events::pipeline::Pipeline;
 use aml_events::telemetry::json_layer;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::hint::black_box;
 use std::time::Duration;
 use warp::http::StatusCode;
@@ -60,20 +60,12 @@ fn event_value(fixture: &str) -> Value {
     serde_json::from_str(events[0]).expect("valid JSON")
 }
 
-/// The body the Functions host POSTs for an Event Grid trigger named `event` (as in tests/support).
+/// The body the Functions host POSTs for an Event Grid trigger named `event`, built where the tests,
+/// the CLI and the load scripts build it.
 fn invocation_body(event: &Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "Data": {"event": event},
-        "Metadata": {
-            "data": event.get("data").cloned().unwrap_or(Value::Null),
-            "sys": {
-                "MethodName": FUNCTION,
-                "UtcNow": "2026-11-25T10:00:00.1234567Z",
-                "RandGuid": "0f8fad5b-d9cb-469f-a165-70867728950e"
-            }
-        }
-    }))
-    .expect("serialisable")
+    aml_events::cli::invocation_body(event)
+        .to_string()
+        .into_bytes()
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -92,13 +92,12 @@ fn invoke(event: &str, logs: bool, n: usize, dry: bool) {
     }
 }
 
-/// As the host sends it: the event at Data.event (with a fresh member `x-bench`, so that dedupe sees a
-/// new event each time), its data again at Metadata.data.
+/// As the host sends it (built where the tests, the CLI and the load scripts build it): the event at
+/// Data.event, with a fresh member `x-bench` so that dedupe sees a new event each time.
 fn invocation_body(event: &str, i: usize) -> Vec<u8> {
-    let data = serde_json::from_str::<serde_json::Value>(event).expect("JSON")["data"].to_string();
-    let fresh = event.replacen('{', &format!("{{\"x-bench\":{i},"), 1);
-    format!(
-        r#"{{"Data":{{"event":{fresh}}},"Metadata":{{"data":{data},"sys":{{"MethodName":"MlWorkspaceEvents","UtcNow":"2026-01-01T00:00:00Z","RandGuid":"x"}}}}}}"#
-    )
-    .into_bytes()
+    let mut event: serde_json::Value = serde_json::from_str(event).expect("JSON");
+    event["x-bench"] = i.into();
+    aml_events::cli::invocation_body(&event)
+        .to_string()
+        .into_bytes()
 }

@@ -113,9 +113,9 @@ out_dir="$target_dir/${TARGET:+$TARGET/}release"
 HANDLER="$out_dir/handler"
 BASELINE="$out_dir/baseline"
 
-# --- the invocation body (as tests/support/mod.rs builds it) ----------------------------------------
+# --- the invocation body (`handler invocation`, as the tests build it) ------------------------------
 BODY="$WORK/invocation.json"
-invocation_body "$FIXTURE" "$BODY" "$FUNCTION"
+invocation_body "$HANDLER" "$FIXTURE" "$BODY"
 
 
 # start NAME BINARY: starts a server as the host does and sets PORT and PID.

@@ -17,6 +17,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BINARY=$(realpath "${1:?usage: scripts/fault-windows.sh BINARY}")
+# The invocation body is built by `handler invocation`: BINARY itself, or HANDLER when BINARY is the
+# baseline (which has no commands).
+HANDLER=$(realpath "${HANDLER:-$BINARY}")
 LOAD_SECS=${LOAD_SECS:-1}
 FUNCTION=MlWorkspaceEvents
 
@@ -35,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 
 BODY="$WORK/invocation.json"
-invocation_body tests/fixtures/eventgrid-model-deployed.json "$BODY" "$FUNCTION"
+invocation_body "$HANDLER" tests/fixtures/eventgrid-model-deployed.json "$BODY"
 PORT=$(free_port)
 # CLOCK_MONOTONIC timestamps, so the moment of the first answer (taken below) splits start and load.
 FUNCTIONS_CUSTOMHANDLER_PORT=$PORT FUNCTIONS_CUSTOMHANDLER_WORKER_ID=faults \

@@ -8,7 +8,7 @@ then the same with no request; prints (difference) / N. User-space instructions 
 share of a request (reads, writes, epoll) is not in it. See BENCHMARKS.md.
 
     cargo build --release -p aml-events --bin handler -p aml-events-baseline --bin baseline
-    source scripts/load-lib.sh && invocation_body tests/fixtures/eventgrid-model-deployed.json /tmp/inv.json MlWorkspaceEvents
+    target/release/handler invocation tests/fixtures/eventgrid-model-deployed.json > /tmp/inv.json
     scripts/instructions-per-request.py target/release/handler /tmp/inv.json 2000 handler
     scripts/instructions-per-request.py target/release/baseline /tmp/inv.json 2000 baseline
 """

@@ -17,24 +17,11 @@ ensure_tools() {
   done
 }
 
-# invocation_body FIXTURE OUT FUNCTION: the body the host POSTs for the fixture's first event: the event
-# at Data.event, its data again at Metadata.data, and Metadata.sys (as tests/support/mod.rs builds it).
+# invocation_body HANDLER FIXTURE OUT: the body the host POSTs for the fixture's event, as `handler
+# invocation` builds it (the one builder of the host's envelope: the event at Data.event, its data
+# again at Metadata.data, and Metadata.sys; tests, benches and `handler send` use the same).
 invocation_body() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-fixture, out, function = sys.argv[1:]
-events = json.load(open(fixture))
-event = events[0] if isinstance(events, list) else events
-body = {
-    "Data": {"event": event},
-    "Metadata": {
-        "data": event.get("data"),
-        "sys": {"MethodName": function, "UtcNow": "2026-11-25T10:00:00.1234567Z",
-                "RandGuid": "0f8fad5b-d9cb-469f-a165-70867728950e"},
-    },
-}
-open(out, "w").write(json.dumps(body))
-PY
+  "$1" invocation "$2" >"$3"
 }
 
 free_port() {

@@ -39,7 +39,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 HANDLER="$target_dir/release/handler"
 
 BODY="$WORK/invocation.json"
-invocation_body "$FIXTURE" "$BODY" "$FUNCTION"
+invocation_body "$HANDLER" "$FIXTURE" "$BODY"
 
 PORT=$(free_port)
 # Every stdout line is read (as the host does); the ModelDeployed summaries are counted. Under the

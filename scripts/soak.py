@@ -7,7 +7,7 @@ the way Event Grid would: some delivered twice (concurrently or later), every 50
 after a pause. At the end it reconciles: every event must have been accepted by the target exactly
 once. Loopback only, bounded in time and count; prints the counts and exits non-zero on a mismatch.
 """
-import argparse, collections, http.client, http.server, json, os, random, socket, subprocess, sys
+import argparse, collections, copy, http.client, http.server, json, os, random, socket, subprocess, sys
 import tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -44,8 +44,8 @@ class Target(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def invoke(port, event):
-    body = json.dumps({"Data": {"event": event}, "Metadata": {}})
+def invoke(port, invocation):
+    body = json.dumps(invocation)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("POST", "/MlWorkspaceEvents", body, {"Content-Type": "application/json"})
     status = conn.getresponse().status
@@ -53,10 +53,10 @@ def invoke(port, event):
     return status
 
 
-def deliver(port, event, stats):
+def deliver(port, invocation, stats):
     """Event Grid's side: deliver until 200 (redelivering after 500s)."""
     for attempt in range(1, 21):
-        status = invoke(port, event)
+        status = invoke(port, invocation)
         with stats["lock"]:
             stats["deliveries"] += 1
             stats["status"][status] += 1
@@ -98,8 +98,10 @@ def main():
                 break
             except OSError:
                 time.sleep(0.025)
-        with open(os.path.join(ROOT, "tests/fixtures/eventgrid-model-deployed.json")) as f:
-            template = json.load(f)[0]
+        # The host's body, as `handler invocation` builds it (the one builder of the envelope).
+        template = json.loads(subprocess.run(
+            [args.binary, "invocation", os.path.join(ROOT, "tests/fixtures/eventgrid-model-deployed.json")],
+            check=True, stdout=subprocess.PIPE).stdout)
         stats = {"lock": threading.Lock(), "deliveries": 0, "status": collections.Counter()}
         sent, duplicated, started = [], 0, time.time()
         with ThreadPoolExecutor(args.concurrency) as pool:
@@ -107,12 +109,13 @@ def main():
             for i in range(args.events):
                 if time.time() - started > args.seconds:
                     break
-                event = dict(template, id=f"soak-{i}")
-                sent.append(event["id"])
-                futures.append(pool.submit(deliver, port, event, stats))
+                invocation = copy.deepcopy(template)
+                invocation["Data"]["event"]["id"] = f"soak-{i}"
+                sent.append(f"soak-{i}")
+                futures.append(pool.submit(deliver, port, invocation, stats))
                 if random.random() < args.duplicates:
                     duplicated += 1
-                    futures.append(pool.submit(deliver, port, event, stats))
+                    futures.append(pool.submit(deliver, port, invocation, stats))
             done = [f.result() for f in futures]
         elapsed = time.time() - started
     finally:

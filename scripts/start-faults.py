@@ -28,7 +28,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,12 +36,11 @@ FUNCTION = "MlWorkspaceEvents"
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "eventgrid-model-deployed.json")
 
 
-def invocation_body():
-    """The body the host POSTs, from scripts/load-lib.sh (the one builder of it for the scripts)."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        subprocess.run(["bash", "-c", 'source scripts/load-lib.sh && invocation_body "$@"', "-",
-                        FIXTURE, out.name, FUNCTION], cwd=ROOT, check=True)
-        return open(out.name, "rb").read()
+def invocation_body(handler):
+    """The body the host POSTs, as `handler invocation` builds it (the one builder of the host's
+    envelope, for the tests, the benches and the scripts alike)."""
+    return subprocess.run([handler, "invocation", FIXTURE], cwd=ROOT, check=True,
+                          stdout=subprocess.PIPE).stdout
 
 
 def free_port():
@@ -141,7 +139,10 @@ def main(argv):
             raise SystemExit(f"not NAME=BINARY: {spec!r}")
         extra = dict(pair.split("=", 1) for pair in pairs)
         servers.append((name, os.path.abspath(binary), extra))
-    body = invocation_body()
+    handlers = [binary for name, binary, _ in servers if name == "handler"]
+    if not handlers:
+        raise SystemExit("name one server `handler`: its `handler invocation` builds the body")
+    body = invocation_body(handlers[0])
     samples = {name: [] for name, _, _ in servers}
     for _ in range(rounds):
         for name, binary, extra in servers:

@@ -9,7 +9,7 @@ mod subscription;
 
 pub use auth::check_auth;
 pub use offline::{check, decode, describe, dry_run, read_input, sample, send_input};
-pub use send::{invocation_body, send, SendReport};
+pub use send::{invocation_body, invocations, send, SendReport};
 pub use subscription::subscription;
 
 use crate::app::load_hooks;
@@ -64,6 +64,15 @@ pub enum Command {
         /// The event name, short (`ModelDeployed`, `model-deployed`) or full.
         name: String,
         /// The envelope schema.
+        #[arg(long, value_enum, default_value_t = SchemaArg::Eventgrid)]
+        schema: SchemaArg,
+    },
+    /// Print the body the Functions host POSTs for each event of a file, one JSON line per event
+    /// (for curl, wrk and the load scripts; `send` posts the same bodies).
+    Invocation {
+        /// A JSON file (one event or an array), - for stdin, or sample:NAME.
+        input: String,
+        /// Schema of sample:NAME inputs.
         #[arg(long, value_enum, default_value_t = SchemaArg::Eventgrid)]
         schema: SchemaArg,
     },
@@ -250,6 +259,9 @@ pub fn run(command: Command) -> ExitCode {
                 Ok(text) => print::exit(print::out(text, false), ExitCode::SUCCESS),
                 Err(e) => finish(Err(e)),
             }
+        }
+        Command::Invocation { input, schema } => {
+            send_input(&input, schema.into()).map(|events| invocations(&events))
         }
         Command::Send {
             input,

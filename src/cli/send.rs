@@ -23,6 +23,15 @@ pub fn invocation_body(event: &Value) -> Value {
     })
 }
 
+/// `handler invocation`: the body of each event's invocation, one compact JSON line each.
+pub fn invocations(events: &[Value]) -> String {
+    let lines: Vec<String> = events
+        .iter()
+        .map(|e| invocation_body(e).to_string())
+        .collect();
+    lines.join("\n")
+}
+
 /// `handler send`: posts `events` to `to`.
 pub async fn send(events: &[Value], to: &str, mode: SendAs) -> SendReport {
     let client = reqwest::Client::new();

@@ -418,3 +418,55 @@ fn the_subscription_command_prints_the_pinned_output_and_no_key() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("an https URL"));
 }
+
+/// `handler invocation`, which the load scripts and the profile-guided build's training run use to
+/// build the host's request bodies: one line per event of the file, each the invocation that the
+/// tests post (Data.event, Metadata.data), and a sample by name.
+#[test]
+fn the_invocation_command_prints_the_host_body_of_each_event() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Two events in one array, on standard input.
+    let mut events = crate::support::fixture_events("eventgrid-dataset-drift-detected-sdk.json");
+    events.extend(crate::support::fixture_events(
+        "cloudevents-model-deployed.json",
+    ));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args(["invocation", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = serde_json::to_vec(&events).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let expected: Vec<serde_json::Value> = events.iter().map(crate::support::invocation).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines, expected);
+
+    let out = run(&[
+        "invocation",
+        "sample:run-completed",
+        "--schema",
+        "cloudevents",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["Data"]["event"]["specversion"], "1.0");
+    assert_eq!(body["Metadata"]["data"], body["Data"]["event"]["data"]);
+
+    let out = run(&["invocation", "tests/fixtures/no-such-file.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-file.json"));
+}
