@@ -36,7 +36,10 @@ impl Hook for FailureStreak {
             let (experiment, failed) = match &event.data {
                 MlEvent::RunStatusChanged(d) => (
                     d.experiment_name.clone().unwrap_or_default(),
-                    d.run_status.as_ref().is_some_and(RunStatus::is_failure),
+                    matches!(
+                        d.run_status,
+                        Some(RunStatus::Failed | RunStatus::Canceled | RunStatus::NotResponding)
+                    ),
                 ),
                 MlEvent::RunCompleted(d) => (d.experiment_name.clone().unwrap_or_default(), false),
                 _ => return Ok(Effect::default()),

@@ -8,7 +8,9 @@ mod send;
 mod subscription;
 
 pub use auth::check_auth;
-pub use offline::{check, decode, describe, dry_run, read_input, sample, send_input};
+pub use offline::{
+    check, decode, describe, dry_run, read_input, sample, send_input, PartlyDecoded,
+};
 pub use send::{invocation_body, invocations, send, SendReport};
 pub use subscription::subscription;
 
@@ -245,10 +247,14 @@ pub fn run(command: Command) -> ExitCode {
         Command::Decode { input } => {
             return match read_input(&input).map(|text| decode(&text)) {
                 Ok(Ok(out)) => finish(Ok(out)),
-                Ok(Err((out, errors))) => {
-                    let printed =
-                        out.is_empty() || out == "null" || out == "[]" || print::out(&out, true);
-                    errors.iter().for_each(|e| print::err(e));
+                Ok(Err(PartlyDecoded { output, errors })) => {
+                    let printed = output.is_empty()
+                        || output == "null"
+                        || output == "[]"
+                        || print::out(&output, true);
+                    errors
+                        .iter()
+                        .for_each(|e| print::err(&format!("error: {e}")));
                     print::exit(printed, ExitCode::FAILURE)
                 }
                 Err(e) => finish(Err(e)),

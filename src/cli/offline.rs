@@ -2,7 +2,7 @@
 
 use super::CliError;
 use crate::app::{load_hooks, App};
-use crate::event::{EventKind, JsonPath, MlEvent, Schema};
+use crate::event::{DecodeError, EventKind, JsonPath, MlEvent, Schema};
 use crate::hooks::config::HooksConfig;
 use crate::pipeline::{decode as decode_body, Body};
 use crate::settings::Settings;
@@ -47,17 +47,30 @@ pub fn describe(event: &crate::event::Event<MlEvent>) -> Value {
     data_view
 }
 
+/// Events `handler decode` could not decode, beside the output for those it could; the exit code
+/// is then 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{} of the events cannot be decoded", errors.len())]
+pub struct PartlyDecoded {
+    /// The good events described, as `Ok` would have had them (`null` or `[]` when none).
+    pub output: String,
+    /// What is wrong with each of the others, and where.
+    pub errors: Vec<DecodeError>,
+}
+
 /// `handler decode`: every event of `text` described as pretty JSON (an array when the input is an
-/// array). `Err` holds the output for the good events and one line per error; the exit code is then 1.
-pub fn decode(text: &str) -> Result<String, (String, Vec<String>)> {
-    let results = decode_body(Body::Events(text.as_bytes()))
-        .map_err(|e| (String::new(), vec![format!("error: {}", e.error)]))?;
+/// array).
+pub fn decode(text: &str) -> Result<String, PartlyDecoded> {
+    let results = decode_body(Body::Events(text.as_bytes())).map_err(|e| PartlyDecoded {
+        output: String::new(),
+        errors: vec![e.error],
+    })?;
     let mut described = Vec::new();
     let mut errors = Vec::new();
     for result in results {
         match result.event {
             Ok(event) => described.push(describe(&event)),
-            Err(e) => errors.push(format!("error: {e}")),
+            Err(e) => errors.push(e),
         }
     }
     let out = if text.trim_start().starts_with('[') {
@@ -69,7 +82,10 @@ pub fn decode(text: &str) -> Result<String, (String, Vec<String>)> {
     if errors.is_empty() {
         Ok(pretty)
     } else {
-        Err((pretty, errors))
+        Err(PartlyDecoded {
+            output: pretty,
+            errors,
+        })
     }
 }
 
@@ -170,8 +186,9 @@ mod tests {
 
     #[test]
     fn decode_reports_errors_with_their_path() {
-        let (_, errors) = decode(r#"[{"id":"1","eventType":"X"},{"eventType":"X"}]"#).unwrap_err();
-        assert_eq!(errors, vec!["error: missing `id` at $[1].id".to_owned()]);
+        let failed = decode(r#"[{"id":"1","eventType":"X"},{"eventType":"X"}]"#).unwrap_err();
+        let errors: Vec<String> = failed.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors, ["missing `id` at $[1].id"]);
     }
 
     #[test]

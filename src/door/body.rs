@@ -27,7 +27,8 @@ const DRAIN_IDLE: Duration = Duration::from_secs(1);
 const DRAIN_SLACK: u64 = 4 << 20;
 
 /// The body is larger than the limit: answered with 413.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("the body is over the limit of {limit} bytes")]
 pub struct PayloadTooLarge {
     /// The limit in bytes.
     pub limit: u64,
@@ -36,7 +37,8 @@ pub struct PayloadTooLarge {
 impl warp::reject::Reject for PayloadTooLarge {}
 
 /// The body could not be read (client went away, broken chunking): answered with 400.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the body: {0}")]
 pub struct BodyReadError(pub String);
 
 impl warp::reject::Reject for BodyReadError {}

@@ -1,8 +1,8 @@
 //! The front doors: transport only. Each turns a request into bytes and transport facts for the
 //! [`Pipeline`] and the pipeline's results into that transport's answer.
 
-pub mod auth;
-pub mod body;
+pub(crate) mod auth;
+pub(crate) mod body;
 pub mod functions;
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -13,7 +13,7 @@ mod decode;
 mod encode;
 pub(crate) mod media_type;
 mod model;
-pub mod studio;
+pub(crate) mod studio;
 
 pub(crate) use decode::data_members;
 pub use decode::{
@@ -28,8 +28,11 @@ pub use model::{
     RunStatusChanged, Schema, Subject, SubscriptionDeleted, SubscriptionValidation, Workspace,
     BREACH_TAG,
 };
+/// The studio address that messages link to (`AML_EVENTS_STUDIO_URL`, in [`crate::settings::AzureSettings`]).
+pub use studio::StudioBase;
 
-// For door/ and core.rs as they are until the lead's pipeline replaces them: not public API.
+// Media types live here because decoding needs them (CloudEvents' `datacontenttype`); the webhook
+// door reads its request's `Content-Type` with the same helper. Not public API.
 pub(crate) use media_type::media_type_essence;
 
 /// Every event of every fixture under `tests/fixtures/` (not `bad/`), with the file it came from:

@@ -17,7 +17,7 @@ pub mod delivery;
 mod dispatch;
 pub mod filter;
 pub(crate) mod rule;
-pub mod secrets;
+pub(crate) mod secrets;
 pub mod template;
 mod transport;
 

@@ -217,7 +217,7 @@ fn time_member(
         None => Ok(None),
         Some(text) => parse_time(&text)
             .map(Some)
-            .map_err(|msg| DecodeError::new(JsonPath::root().key(name), msg)),
+            .map_err(|e| DecodeError::new(JsonPath::root().key(name), e.to_string())),
     }
 }
 

@@ -149,14 +149,6 @@ impl RunStatus {
                 .unwrap_or("Unknown"),
         }
     }
-
-    /// Whether the run has ended without success (`Failed`, `Canceled`, `NotResponding`).
-    pub fn is_failure(&self) -> bool {
-        matches!(
-            self,
-            RunStatus::Failed | RunStatus::Canceled | RunStatus::NotResponding
-        )
-    }
 }
 
 impl fmt::Display for RunStatus {
@@ -184,8 +176,6 @@ mod tests {
             RunStatus::Other("Paused".into())
         );
         assert_eq!(RunStatus::parse("Paused").to_string(), "Paused");
-        assert!(RunStatus::Failed.is_failure());
-        assert!(!RunStatus::Completed.is_failure());
     }
 
     #[test]
