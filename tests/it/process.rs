@@ -165,14 +165,16 @@ impl Unread {
         )
     }
 
-    /// Started 200 ms late (through `sh`), so that a test can close the pipes before the first line.
-    fn start_late(env: &[(&str, &str)]) -> Unread {
+    /// Started only when the test closes the child's standard input (`sh` waits for that before it
+    /// runs the handler), so that a test can close the pipes before the first line.
+    fn start_held(env: &[(&str, &str)]) -> Unread {
         let mut sh = std::process::Command::new("sh");
         sh.args([
             "-c",
-            "sleep 0.2; exec \"$0\"",
+            "read -r _ || true; exec \"$0\" </dev/null",
             env!("CARGO_BIN_EXE_handler"),
-        ]);
+        ])
+        .stdin(std::process::Stdio::piped());
         Self::spawn(sh, env)
     }
 
@@ -190,20 +192,39 @@ impl Unread {
         Unread { child, port }
     }
 
-    /// Starts reading both pipes, sends SIGTERM and returns the exit status, stdout and stderr.
-    fn read_all(mut self) -> (std::process::ExitStatus, String, String) {
+    /// Starts reading both pipes, waits until what was read satisfies `caught_up` (at most 15 s),
+    /// sends SIGTERM and returns the exit status, stdout and stderr.
+    fn read_all(
+        mut self,
+        caught_up: impl Fn(&str, &str) -> bool,
+    ) -> (std::process::ExitStatus, String, String) {
         use std::io::Read;
-        let drain = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                let _ = pipe.read_to_end(&mut bytes);
-                String::from_utf8_lossy(&bytes).into_owned()
-            })
+        use std::sync::{Arc, Mutex};
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            let text = Arc::new(Mutex::new(Vec::new()));
+            let into = Arc::clone(&text);
+            let thread = pipe.map(|mut pipe| {
+                std::thread::spawn(move || {
+                    let mut chunk = [0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                        into.lock().unwrap().extend_from_slice(&chunk[..n]);
+                    }
+                })
+            });
+            (text, thread)
         };
-        let stdout = self.child.stdout.take().map(|p| drain(Box::new(p)));
-        let stderr = self.child.stderr.take().map(|p| drain(Box::new(p)));
-        // Time for the writers to resume before the exit.
-        std::thread::sleep(Duration::from_millis(500));
+        let stdout = drain(self.child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(self.child.stderr.take().map(|p| Box::new(p) as _));
+        let read = |text: &Arc<Mutex<Vec<u8>>>| {
+            String::from_utf8_lossy(&text.lock().unwrap()).into_owned()
+        };
+        // The writers resume once their pipes are read; their backlog is written before the exit,
+        // whose flush waits only a second.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !caught_up(&read(&stdout.0), &read(&stderr.0)) && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let pid = self.child.id().to_string();
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -220,10 +241,10 @@ impl Unread {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        let text = |pipe: Option<std::thread::JoinHandle<String>>| {
-            pipe.map(|p| p.join().unwrap()).unwrap_or_default()
-        };
-        (status, text(stdout), text(stderr))
+        for thread in [stdout.1, stderr.1].into_iter().flatten() {
+            thread.join().unwrap();
+        }
+        (status, read(&stdout.0), read(&stderr.0))
     }
 }
 
@@ -270,7 +291,9 @@ async fn unread_stdout_and_stderr_never_stop_the_invocations() {
         "8,000 invocations took {took:?}"
     );
 
-    let (status, stdout, stderr) = handler.read_all();
+    // Caught up: each stream's writer has taken a line again and written its drop warning.
+    let warned = |text: &str| text.contains("log lines were dropped");
+    let (status, stdout, stderr) = handler.read_all(|out, err| warned(out) && warned(err));
     assert!(status.success(), "exit status {status:?}");
     for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
         let warnings: Vec<Value> = text
@@ -301,9 +324,10 @@ async fn unread_stdout_and_stderr_never_stop_the_invocations() {
 async fn closed_stdout_and_stderr_neither_panic_nor_stop_the_server() {
     // Both read ends are dropped before the handler writes a line: every write fails with EPIPE, the
     // first one the report of the bad RUST_LOG spec on stderr.
-    let mut handler = Unread::start_late(&[("RUST_LOG", "debug,x=loud")]);
+    let mut handler = Unread::start_held(&[("RUST_LOG", "debug,x=loud")]);
     drop(handler.child.stdout.take());
     drop(handler.child.stderr.take());
+    drop(handler.child.stdin.take()); // the handler starts now
     let base = format!("http://127.0.0.1:{}", handler.port);
     wait_until(Duration::from_secs(30), "GET / answers", || async {
         reqwest::get(&base).await.is_ok()
@@ -315,7 +339,7 @@ async fn closed_stdout_and_stderr_neither_panic_nor_stop_the_server() {
         let answer = crate::support::host_request(&base, FUNCTION, &format!("inv-{i}"), body).await;
         assert_eq!(answer.status(), 200, "invocation {i}");
     }
-    let (status, _, _) = handler.read_all();
+    let (status, _, _) = handler.read_all(|_, _| true);
     assert!(status.success(), "exit status {status:?}");
 }
 
@@ -371,9 +395,10 @@ fn decode_into_a_reader_that_stops_early_exits_cleanly() {
 
 #[test]
 fn a_startup_error_to_a_closed_stderr_is_its_exit_code_not_a_panic() {
-    let mut handler = Unread::start_late(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "http")]);
+    let mut handler = Unread::start_held(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "http")]);
     drop(handler.child.stdout.take());
     drop(handler.child.stderr.take());
+    drop(handler.child.stdin.take()); // the handler starts now
     let status = handler.child.wait().unwrap();
     assert_eq!(status.code(), Some(2), "{status:?}");
 }
