@@ -488,8 +488,19 @@ mod tests {
         // One wait for the first line that found no room; the others are dropped at once.
         assert!(took >= WAIT && took < 10 * WAIT, "{took:?}");
         Gate::open(&gate);
-        // Time for the writer to take the queued lines (and so to end the stall).
-        std::thread::sleep(WAIT);
+        // The writer takes the queued lines (and so ends the stall).
+        let busy = || {
+            sink.shared.room.queued.load(Ordering::SeqCst) > 0
+                || sink.shared.drops.stalled.load(Ordering::SeqCst)
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while busy() && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert!(
+            !busy(),
+            "the writer took the queued lines and the stall ended"
+        );
         (&sink).write_all(&line(b'y')).unwrap();
         drop(guard);
         let text = capture.text();
