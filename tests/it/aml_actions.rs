@@ -74,7 +74,8 @@ impl Azure {
         env
     }
 
-    /// A handler process in the app folder.
+    /// A handler process in the app folder. A process, not `spawn_app`: `azure_identity` reads
+    /// `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` from the process environment itself.
     async fn handler(&self) -> Handler {
         let env = self.env();
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -3,7 +3,7 @@
 
 use crate::support::receiver;
 
-use crate::support::{fixture_events, Handler};
+use crate::support::{fixture_events, spawn_app};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use receiver::Receiver;
@@ -98,11 +98,14 @@ async fn only_valid_event_grid_tokens_are_accepted() {
     let jwks = Receiver::start().await;
     jwks.serve_json("/keys", &json!({"keys": [jwk(&key, "kid-1")]}));
     let jwks_url = jwks.url("/keys");
-    let handler = Handler::start(&[
-        ("AML_EVENTS_ENTRA_AUDIENCE", AUDIENCE),
-        ("AML_EVENTS_ENTRA_TENANT", TENANT),
-        ("AML_EVENTS_ENTRA_JWKS_URL", &jwks_url),
-    ])
+    let handler = spawn_app(
+        &[
+            ("AML_EVENTS_ENTRA_AUDIENCE", AUDIENCE),
+            ("AML_EVENTS_ENTRA_TENANT", TENANT),
+            ("AML_EVENTS_ENTRA_JWKS_URL", &jwks_url),
+        ],
+        None,
+    )
     .await;
     let rs256 = json!({"alg": "RS256", "typ": "JWT", "kid": "kid-1"});
     let with = |key: &str, value: Value| {
@@ -217,11 +220,14 @@ async fn oversized_or_crowded_key_sets_are_not_trusted() {
         &good_claims(),
     );
     for path in ["/crowded", "/oversized"] {
-        let handler = Handler::start(&[
-            ("AML_EVENTS_ENTRA_AUDIENCE", AUDIENCE),
-            ("AML_EVENTS_ENTRA_TENANT", TENANT),
-            ("AML_EVENTS_ENTRA_JWKS_URL", &jwks.url(path)),
-        ])
+        let handler = spawn_app(
+            &[
+                ("AML_EVENTS_ENTRA_AUDIENCE", AUDIENCE),
+                ("AML_EVENTS_ENTRA_TENANT", TENANT),
+                ("AML_EVENTS_ENTRA_JWKS_URL", &jwks.url(path)),
+            ],
+            None,
+        )
         .await;
         let response = reqwest::Client::new()
             .post(format!("{}/api/eventgrid", handler.base))
@@ -239,11 +245,14 @@ async fn oversized_or_crowded_key_sets_are_not_trusted() {
 async fn unreachable_signing_keys_answer_503_so_event_grid_retries() {
     let key = generate_key();
     let down = format!("http://127.0.0.1:{}/keys", crate::support::free_port());
-    let handler = Handler::start(&[
-        ("AML_EVENTS_ENTRA_AUDIENCE", AUDIENCE),
-        ("AML_EVENTS_ENTRA_TENANT", TENANT),
-        ("AML_EVENTS_ENTRA_JWKS_URL", &down),
-    ])
+    let handler = spawn_app(
+        &[
+            ("AML_EVENTS_ENTRA_AUDIENCE", AUDIENCE),
+            ("AML_EVENTS_ENTRA_TENANT", TENANT),
+            ("AML_EVENTS_ENTRA_JWKS_URL", &down),
+        ],
+        None,
+    )
     .await;
     let token = sign(
         &key,

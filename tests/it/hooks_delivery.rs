@@ -1,26 +1,20 @@
-//! Hooks end to end: the built handler, a hooks.toml, and a real HTTP receiver on 127.0.0.1 for the
+//! Hooks end to end: the app served in process (the built handler where a test needs the process:
+//! its CLI, SIGTERM and exit codes), a hooks.toml, and a real HTTP receiver on 127.0.0.1 for the
 //! exact messages; retries, backoff, `Retry-After` and the deadline in process, through the same
 //! configuration and dispatcher with an in-process transport under paused time (no socket, no waiting).
 
 use crate::support::receiver;
 
-use crate::support::{fixture_events, free_port, invocation, Handler};
+use crate::support::{fixture_events, free_port, invocation, spawn_app, Handler, TestApp};
 use receiver::{Behaviour, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const FUNCTION: &str = "MlWorkspaceEvents";
 
-/// A handler serving `hooks_toml` (written to a temporary function app root), with `env`.
-async fn handler_with(hooks_toml: &str, env: &[(&str, &str)]) -> (Handler, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hooks.toml");
-    std::fs::write(&path, hooks_toml).unwrap();
-    let mut all: Vec<(&str, &str)> = env.to_vec();
-    let path_text = path.to_string_lossy().into_owned();
-    let path_ref: &str = Box::leak(path_text.into_boxed_str());
-    all.push(("AML_EVENTS_HOOKS", path_ref));
-    (Handler::start_in(dir.path(), &all).await, dir)
+/// The app serving `hooks_toml` (written to a temporary file), with `env`, in this process.
+async fn handler_with(hooks_toml: &str, env: &[(&str, &str)]) -> TestApp {
+    spawn_app(env, Some(hooks_toml)).await
 }
 
 fn event(fixture: &str) -> Value {
@@ -32,7 +26,7 @@ fn with_id(mut event: Value, id: &str) -> Value {
     event
 }
 
-async fn invoke(handler: &Handler, event: &Value) -> (u16, Value) {
+async fn invoke(handler: &TestApp, event: &Value) -> (u16, Value) {
     let response = handler
         .invoke(FUNCTION, "inv", invocation(event).to_string())
         .await;
@@ -80,7 +74,7 @@ template = "{{ data_drift_name }} drifted by {{ drift_coefficient }}"
 [hooks.when]
 drift_above = 0.7
 "#;
-    let (handler, _dir) = handler_with(
+    let handler = handler_with(
         hooks,
         &[
             ("TEAMS_WEBHOOK_URL", &receiver.url("/teams/TEAMS-SECRET")),
@@ -211,7 +205,7 @@ fn webhook_hook(name: &str, path_env: &str, retries: u32, timeout_ms: u64) -> St
 async fn a_4xx_is_not_retried_and_answers_200_unless_the_hook_opts_to_retry() {
     let receiver = Receiver::start().await;
     receiver.script("/hook", vec![Behaviour::status(400)]);
-    let (handler, _dir) = handler_with(
+    let handler = handler_with(
         &webhook_hook("n", "HOOK_URL", 3, 2000),
         &[("HOOK_URL", &receiver.url("/hook"))],
     )
@@ -228,13 +222,14 @@ async fn a_4xx_is_not_retried_and_answers_200_unless_the_hook_opts_to_retry() {
         "{logs}"
     );
     assert!(logs.contains("failed permanently"), "{logs}");
+    drop(handler);
 
     receiver.script("/retry", vec![Behaviour::status(400)]);
     let hooks = format!(
         "{}on_permanent_failure = \"retry\"\n",
         webhook_hook("n", "HOOK_URL", 3, 2000)
     );
-    let (handler, _dir) = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/retry"))]).await;
+    let handler = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/retry"))]).await;
     let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
     assert_eq!(
         status, 500,
@@ -253,7 +248,7 @@ async fn a_target_that_is_down_fails_fast_with_a_clear_error() {
     let down = format!("http://127.0.0.1:{}/hook", free_port());
     // No retry here, so no real-time backoff: retrying a refused connection is tested in process.
     let hooks = webhook_hook("n", "HOOK_URL", 0, 1000);
-    let (handler, _dir) = handler_with(&hooks, &[("HOOK_URL", &down)]).await;
+    let handler = handler_with(&hooks, &[("HOOK_URL", &down)]).await;
     let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
     assert_eq!(status, 500);
     let logs = answer["Logs"].to_string();
@@ -273,7 +268,7 @@ async fn redelivery_after_a_partial_failure_notifies_each_target_exactly_once() 
         webhook_hook("a", "A_URL", 0, 2000),
         webhook_hook("b", "B_URL", 0, 2000)
     );
-    let (handler, _dir) = handler_with(
+    let handler = handler_with(
         &hooks,
         &[
             ("A_URL", &receiver.url("/a")),
@@ -309,7 +304,7 @@ async fn redelivery_after_a_partial_failure_notifies_each_target_exactly_once() 
 async fn concurrent_duplicate_deliveries_notify_once() {
     let receiver = Receiver::start().await;
     receiver.script("/hook", vec![Behaviour::slow(Duration::from_millis(500))]);
-    let (handler, _dir) = handler_with(
+    let handler = handler_with(
         &webhook_hook("n", "HOOK_URL", 0, 2000),
         &[("HOOK_URL", &receiver.url("/hook"))],
     )
@@ -323,7 +318,7 @@ async fn concurrent_duplicate_deliveries_notify_once() {
 #[tokio::test]
 async fn undecodable_events_go_to_the_poison_binding_when_configured() {
     let hooks = "[settings]\npoison_binding = \"poison\"\n";
-    let (handler, _dir) = handler_with(hooks, &[]).await;
+    let handler = handler_with(hooks, &[]).await;
     let bad = json!({"id": "p1", "eventType": "Microsoft.MachineLearningServices.ModelRegistered", "data": {"modelVersion": [1]}});
     let (status, answer) = invoke(&handler, &bad).await;
     assert_eq!(status, 200);
@@ -348,11 +343,12 @@ retries = 0
 headers = { Authorization = "Bearer ${env:API_TOKEN}" }
 "#;
     let url = receiver.url("/hook/SECRET-PATH-TOKEN");
-    let (handler, dir) = handler_with(
+    let handler = handler_with(
         hooks,
         &[("HOOK_URL", &url), ("API_TOKEN", "SECRET-API-TOKEN")],
     )
     .await;
+    let hooks_path = handler.hooks_path().expect("the app's hooks file");
     let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
     // A 401 is permanent: answered 200, its error (checked for secrets below) in `Logs` and stderr.
     assert_eq!(status, 200);
@@ -364,7 +360,7 @@ headers = { Authorization = "Bearer ${env:API_TOKEN}" }
 
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
         .args(["check", "--hooks"])
-        .arg(dir.path().join("hooks.toml"))
+        .arg(hooks_path)
         .env("HOOK_URL", &url)
         .env("API_TOKEN", "SECRET-API-TOKEN")
         .output()
@@ -372,7 +368,7 @@ headers = { Authorization = "Bearer ${env:API_TOKEN}" }
     assert!(check.status.success());
     let dry = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
         .args(["send", "sample:ModelDeployed", "--dry-run", "--hooks"])
-        .arg(dir.path().join("hooks.toml"))
+        .arg(hooks_path)
         .env("HOOK_URL", &url)
         .env("API_TOKEN", "SECRET-API-TOKEN")
         .output()
@@ -383,8 +379,10 @@ headers = { Authorization = "Bearer ${env:API_TOKEN}" }
         String::from_utf8_lossy(&dry.stderr)
     );
 
-    handler.terminate();
-    let (_, stdout, stderr) = handler.wait(Duration::from_secs(15));
+    // What the app wrote on stdout and stderr, through its stop.
+    let logs = handler.logs().clone();
+    handler.shutdown(Duration::from_secs(15)).await;
+    let (stdout, stderr) = (logs.stdout(), logs.stderr());
     let everything = [
         answer.to_string(),
         stdout,
@@ -411,8 +409,8 @@ headers = { Authorization = "Bearer ${env:API_TOKEN}" }
 async fn dry_run_prints_payloads_and_sends_nothing_and_send_posts_to_a_handler() {
     let receiver = Receiver::start().await;
     let hooks = webhook_hook("n", "HOOK_URL", 0, 2000);
-    let (handler, dir) = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/hook"))]).await;
-    let hooks_path = dir.path().join("hooks.toml");
+    let handler = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/hook"))]).await;
+    let hooks_path = handler.hooks_path().expect("the app's hooks file");
 
     let dry = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
         .args([
@@ -423,7 +421,7 @@ async fn dry_run_prints_payloads_and_sends_nothing_and_send_posts_to_a_handler()
             "--dry-run",
             "--hooks",
         ])
-        .arg(&hooks_path)
+        .arg(hooks_path)
         .env("HOOK_URL", receiver.url("/hook"))
         .output()
         .unwrap();
@@ -495,13 +493,22 @@ fn a_broken_hooks_file_is_refused_at_startup_and_by_check() {
     );
 }
 
+/// On the built binary: what is tested is the signal and the exit status. `TestApp::shutdown` runs
+/// the same drain (`App::serve`), but neither the SIGTERM handler nor the exit code made of its
+/// result.
 #[tokio::test]
 async fn sigterm_during_an_in_flight_hook_finishes_it_then_exits() {
     let receiver = Receiver::start().await;
     receiver.script("/hook", vec![Behaviour::slow(Duration::from_millis(800))]);
-    let (handler, _dir) = handler_with(
-        &webhook_hook("n", "HOOK_URL", 0, 3000),
-        &[("HOOK_URL", &receiver.url("/hook"))],
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = dir.path().join("hooks.toml");
+    std::fs::write(&hooks, webhook_hook("n", "HOOK_URL", 0, 3000)).unwrap();
+    let handler = Handler::start_in(
+        dir.path(),
+        &[
+            ("AML_EVENTS_HOOKS", &hooks.to_string_lossy()),
+            ("HOOK_URL", &receiver.url("/hook")),
+        ],
     )
     .await;
     let deployed = event("eventgrid-model-deployed.json");
@@ -510,7 +517,14 @@ async fn sigterm_during_an_in_flight_hook_finishes_it_then_exits() {
         receiver.arrived("/hook", 1).await;
         handler.terminate();
     };
-    let ((status, answer), ()) = tokio::join!(invoke(&handler, &deployed), signal);
+    let invoked = async {
+        let response = handler
+            .invoke(FUNCTION, "inv", invocation(&deployed).to_string())
+            .await;
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let ((status, answer), ()) = tokio::join!(invoked, signal);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(receiver.delivered("/hook").len(), 1);
     let (exit, _, _) = handler.wait(Duration::from_secs(15));

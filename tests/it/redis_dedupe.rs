@@ -1,17 +1,17 @@
 //! The Redis dedupe store against a real `redis-server` on 127.0.0.1: the store API, Redis down at
-//! start and going away mid-way, and end to end through the real `handler` binary (records shared by
-//! several instances, at most one delivery per event and hook, no silent loss while Redis is down).
+//! start and going away mid-way, and end to end through the app served in process (records shared
+//! by several instances, at most one delivery per event and hook, no silent loss while Redis is
+//! down).
 
 use crate::support::receiver;
 use crate::support::redis as redis_support;
 
-use crate::support::{fixture_events, invocation, Handler};
+use crate::support::{fixture_events, invocation, spawn_app, TestApp};
 use aml_events::hooks::dedupe::{record_key, Claim, DedupeStore, Lease, RedisStore, StoreError};
 use receiver::{Behaviour, Receiver};
 use redis_support::{free_port, RedisServer};
 use serde_json::Value;
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const FUNCTION: &str = "MlWorkspaceEvents";
@@ -449,12 +449,11 @@ async fn concurrent_claims_against_a_frozen_redis_all_fail_within_the_timeouts()
 }
 
 // ---------------------------------------------------------------------------------------------------
-// End to end through the real handler binary.
+// End to end through the app, served in process: two apps are two instances.
 
 /// A hooks.toml with one webhook hook for ModelDeployed events and `dedupe` as the store.
-fn write_hooks(dir: &tempfile::TempDir, dedupe: &str) -> PathBuf {
-    let path = dir.path().join("hooks.toml");
-    let text = format!(
+fn hooks_toml(dedupe: &str) -> String {
+    format!(
         r#"[settings]
 dedupe = "{dedupe}"
 
@@ -466,30 +465,21 @@ url = "${{env:HOOK_URL}}"
 retries = 0
 timeout_ms = 2000
 "#
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+    )
 }
 
-async fn start_handler(dir: &tempfile::TempDir, hooks: &Path, hook_url: &str) -> Handler {
-    start_handler_with(dir, hooks, hook_url, &[]).await
+async fn start_handler(hooks: &str, hook_url: &str) -> TestApp {
+    start_handler_with(hooks, hook_url, &[]).await
 }
 
-async fn start_handler_with(
-    dir: &tempfile::TempDir,
-    hooks: &Path,
-    hook_url: &str,
-    extra: &[(&str, &str)],
-) -> Handler {
-    let hooks = hooks.to_str().unwrap();
+async fn start_handler_with(hooks: &str, hook_url: &str, extra: &[(&str, &str)]) -> TestApp {
     let mut env = vec![
-        ("AML_EVENTS_HOOKS", hooks),
         ("HOOK_URL", hook_url),
         // An empty override: the file's `settings.dedupe` counts, whatever the test's environment.
         ("AML_EVENTS_DEDUPE", ""),
     ];
     env.extend_from_slice(extra);
-    Handler::start_in(dir.path(), &env).await
+    spawn_app(&env, Some(hooks)).await
 }
 
 /// An answer of the handler to one invocation.
@@ -507,7 +497,7 @@ impl Answer {
     }
 }
 
-async fn post(handler: &Handler, invocation_id: &str, event: &Value) -> Answer {
+async fn post(handler: &TestApp, invocation_id: &str, event: &Value) -> Answer {
     let start = Instant::now();
     let response = within(
         Duration::from_secs(15),
@@ -534,6 +524,26 @@ async fn post(handler: &Handler, invocation_id: &str, event: &Value) -> Answer {
     }
 }
 
+/// The error lines (stderr) that `apps` wrote for the invocations `ids`, as the JSON lines of the
+/// host's Error log, joined by newlines: those whose spans carry one of the invocation ids.
+fn errors_of(apps: &[&TestApp], ids: &[&str]) -> String {
+    apps.iter()
+        .flat_map(|app| app.logs().lines())
+        .filter(|(_, error)| *error)
+        .map(|(line, _)| line)
+        .filter(|line| {
+            serde_json::from_str::<Value>(line).is_ok_and(|json| {
+                json["spans"].as_array().is_some_and(|spans| {
+                    spans
+                        .iter()
+                        .any(|span| ids.iter().any(|id| span["invocation_id"] == *id))
+                })
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Requests the receiver answered 2xx for the event `id`.
 fn deliveries(receiver: &Receiver, id: &str) -> usize {
     receiver
@@ -556,11 +566,10 @@ async fn end_to_end_one_delivery_per_event_across_instances_and_a_redis_outage()
     let receiver = Receiver::start().await;
     let mut redis = RedisServer::start();
     let port = redis.port();
-    let dir = tempfile::tempdir().unwrap();
-    let hooks = write_hooks(&dir, &redis.url());
+    let hooks = hooks_toml(&redis.url());
     let hook_url = receiver.url(HOOK_PATH);
 
-    let first = start_handler(&dir, &hooks, &hook_url).await;
+    let first = start_handler(&hooks, &hook_url).await;
     let event = model_deployed(None);
     let id = event["id"].as_str().unwrap().to_owned();
 
@@ -590,7 +599,7 @@ async fn end_to_end_one_delivery_per_event_across_instances_and_a_redis_outage()
     assert_eq!(deliveries(&receiver, &id), 1);
 
     // ... and to another instance: the record is shared through Redis.
-    let second = start_handler(&dir, &hooks, &hook_url).await;
+    let second = start_handler(&hooks, &hook_url).await;
     let answer = post(&second, "inv-3", &event).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert!(answer.logs_mention("already done"), "{answer:?}");
@@ -642,9 +651,10 @@ async fn end_to_end_one_delivery_per_event_across_instances_and_a_redis_outage()
     );
     assert_eq!(deliveries(&receiver, &id), 1);
 
-    // The outage is on stderr (the host's Error log) too.
-    first.terminate();
-    let (_, _, stderr) = first.wait(Duration::from_secs(10));
+    // The outage is on the first instance's stderr (the host's Error log) too: its error lines for
+    // inv-4 and inv-5. Two apps share this thread's log capture (the later one's, while both
+    // serve), so the lines are told apart by the invocation id on each, not by the capture.
+    let stderr = errors_of(&[&first, &second], &["inv-4", "inv-5"]);
     assert!(
         stderr.contains("dedupe store unavailable") && stderr.contains("redis"),
         "stderr: {stderr}"
@@ -659,16 +669,14 @@ async fn concurrent_duplicates_on_two_instances_deliver_once() {
     let port = free_port();
     let password = "s3cretpass";
     let _redis = RedisServer::start_with_password(port, password);
-    let dir = tempfile::tempdir().unwrap();
     // The password comes from a setting, as it would from Key Vault in an app setting.
-    let hooks = write_hooks(
-        &dir,
-        &format!("redis://:${{env:REDIS_PASSWORD}}@127.0.0.1:{port}/0"),
-    );
+    let hooks = hooks_toml(&format!(
+        "redis://:${{env:REDIS_PASSWORD}}@127.0.0.1:{port}/0"
+    ));
     let hook_url = receiver.url(HOOK_PATH);
     let extra = [("REDIS_PASSWORD", password)];
-    let one = start_handler_with(&dir, &hooks, &hook_url, &extra).await;
-    let two = start_handler_with(&dir, &hooks, &hook_url, &extra).await;
+    let one = start_handler_with(&hooks, &hook_url, &extra).await;
+    let two = start_handler_with(&hooks, &hook_url, &extra).await;
 
     let event = model_deployed(None);
     let id = event["id"].as_str().unwrap();
@@ -694,11 +702,11 @@ async fn concurrent_duplicates_on_two_instances_deliver_once() {
     assert_eq!(receiver.requests(HOOK_PATH).len(), 1);
     assert_eq!(deliveries(&receiver, id), 1);
 
-    // The password is in no answer and no log line.
+    // The password is in no answer and no log line (each line the two apps wrote is in one of
+    // their captures).
     assert!(!a.body.contains(password) && !b.body.contains(password));
-    for handler in [one, two] {
-        handler.terminate();
-        let (_, stdout, stderr) = handler.wait(Duration::from_secs(10));
+    for handler in [&one, &two] {
+        let (stdout, stderr) = (handler.logs().stdout(), handler.logs().stderr());
         assert!(!stdout.contains(password), "stdout: {stdout}");
         assert!(!stderr.contains(password), "stderr: {stderr}");
     }

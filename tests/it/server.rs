@@ -144,6 +144,7 @@ async fn connections_beyond_the_cap_wait_until_idle_ones_time_out() {
 
 /// Starts the binary with a 20 s grace and a 30 s header timeout (so neither timer is what closes
 /// connections), opens `open` on it, sends SIGTERM, and asserts a prompt exit 0 with `open` closed.
+/// The built binary, not `spawn_app`: what is tested is SIGTERM and the exit code.
 async fn sigterm_with<F, Fut>(open: F)
 where
     F: FnOnce(u16) -> Fut,
@@ -174,6 +175,7 @@ where
 
 /// Under warp, an idle keep-alive connection held SIGTERM for the whole grace period. Now it is
 /// closed at once and the process exits 0, long before its 20 s grace.
+/// On the built binary (`sigterm_with`): SIGTERM and the exit code.
 #[tokio::test]
 async fn sigterm_closes_an_idle_keep_alive_connection_at_once() {
     sigterm_with(|port| async move {
@@ -188,6 +190,7 @@ async fn sigterm_closes_an_idle_keep_alive_connection_at_once() {
 /// Under warp, half-sent requests held SIGTERM for the whole grace period; hyper's own graceful
 /// shutdown keeps them too (it counts a half-read head as busy), so the server drops a connection
 /// with no request inside the service as soon as it stops.
+/// On the built binary (`sigterm_with`): SIGTERM and the exit code.
 #[tokio::test]
 async fn sigterm_closes_a_half_sent_request_head_at_once() {
     sigterm_with(|port| async move {
@@ -244,7 +247,7 @@ async fn http_2_cleartext_is_not_served() {
 }
 
 /// SIGTERM exited 0 even when the grace period cut invocations in flight, so the host could not tell
-/// lost work from a clean stop. Now a cut exits 1.
+/// lost work from a clean stop. Now a cut exits 1. On the built binary: SIGTERM and the exit code.
 #[tokio::test]
 async fn work_cut_at_the_end_of_the_grace_period_exits_1() {
     let receiver = Receiver::start().await;

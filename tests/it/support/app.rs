@@ -201,7 +201,7 @@ pub struct TestApp {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<aml_events::server::Stopped>>,
     _log_scope: tracing::subscriber::DefaultGuard,
-    _hooks: Option<HooksFile>,
+    hooks_file: Option<HooksFile>,
 }
 
 /// Serves the app that `env` (the variables the process would get, after those `support::Handler`
@@ -241,7 +241,7 @@ pub async fn spawn_app(env: &[(&str, &str)], hooks: Option<&str>) -> TestApp {
         stop: Some(stop),
         served: Some(served),
         _log_scope: log_scope,
-        _hooks: hooks,
+        hooks_file: hooks,
     }
 }
 
@@ -254,6 +254,14 @@ impl TestApp {
     /// The log lines the app wrote so far.
     pub fn logs(&self) -> &LogCapture {
         &self.logs
+    }
+
+    /// The hooks file the app serves, when [`spawn_app`] wrote one: for the CLI (`handler check`,
+    /// `handler send --dry-run`) to read the same file.
+    pub fn hooks_path(&self) -> Option<&std::path::Path> {
+        self.hooks_file
+            .as_ref()
+            .map(|file| std::path::Path::new(&file.path))
     }
 
     /// POSTs an invocation body to `/{function}` with the host's headers, as `Handler::invoke`.

@@ -104,10 +104,12 @@ where
     }
 }
 
-/// A running `handler` process, for what needs one (see `process.rs`). It gets its port as from the
-/// host: picked with [`free_port`], released, then bound by the process, so another process may take
-/// it in between; tests that need no process use [`spawn_app`], which keeps its listener. Its stdout and stderr are drained as it runs (a full pipe would
-/// block its logging) and handed over by [`Handler::wait`].
+/// A running `handler` process, for what needs one (see `process.rs`; elsewhere SIGTERM, exit codes,
+/// and variables that `azure_identity` reads from the process environment itself). It gets its port
+/// as from the host: picked with [`free_port`], released, then bound by the process, so another
+/// process may take it in between; tests that need no process use [`spawn_app`], which keeps its
+/// listener. Its stdout and stderr are drained as it runs (a full pipe would block its logging) and
+/// handed over by [`Handler::wait`].
 pub struct Handler {
     child: Option<Child>,
     output: Option<(
