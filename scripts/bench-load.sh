@@ -95,14 +95,17 @@ if [ -n "$TARGET" ]; then
 fi
 log "building handler and baseline (release${TARGET:+, $TARGET})"
 build_start=$(date +%s)
-# Two invocations. The handler is built exactly as scripts/package.sh builds it. The baseline
+# Two invocations. The handler is built exactly as scripts/package.sh builds it (release-build.sh:
+# profile-guided; the baseline is a plain release build, the floor of the stack as it comes). The baseline
 # (examples/baseline.rs, built by the bench/baseline package so that the main crate's dev-dependencies
 # stay out) asks for warp's `server` feature, which the handler does not use: built in the same
 # invocation, cargo would unify that feature into the handler's warp and with it hyper-util's auto
 # server and HTTP/2 (h2), and the binary measured would not be the one shipped (until 2026-12-02 it
 # was: 1.5 MB more code and 33 KiB more relocated data, BENCHMARKS.md). Apart, the baseline compiles
 # its own warp, hyper and hyper-util; everything else is shared.
-cargo build --release --locked -p aml-events --bin handler "${target_args[@]}" >&2
+# shellcheck source=scripts/release-build.sh
+. scripts/release-build.sh
+release_build "$TARGET" -p aml-events >&2
 cargo build --release --locked -p aml-events-baseline --bin baseline "${target_args[@]}" >&2
 build_secs=$(( $(date +%s) - build_start ))
 # The build leaves hundreds of MiB to write back; writing them during the first measurement skews it.
