@@ -22,20 +22,15 @@
 release_build() {
   local target=$1
   shift
-  local target_args=() out
-  if [ -n "$target" ]; then
-    target_args=(--target "$target")
-    out="target/$target/release"
-  else
-    out="target/release"
-  fi
+  local target_args=()
+  [ -z "$target" ] || target_args=(--target "$target")
   local profdata=""
   if [ "${PGO:-1}" != 0 ]; then
     local tool
     if tool=$(llvm_profdata); then
       # A failed instrumented build or training run stops the build: the training asserts the
       # handler's answers, so a failure there is a broken handler, not a missing tool.
-      pgo_profile "$tool" "$target" "$@" || { echo "error: the profile-guided build failed" >&2; return 1; }
+      pgo_profile "$tool" "$target" "${target_args[@]}" "$@" || { echo "error: the profile-guided build failed" >&2; return 1; }
       # Named by its contents: cargo does not see inside the file that RUSTFLAGS names, so a new
       # profile must change the flags, or the build would keep code laid out by an old one.
       local sum
@@ -54,7 +49,7 @@ release_build() {
     echo "warning: building the release handler without a profile (PGO)" >&2
     cargo build --release --locked --bin handler "${target_args[@]}" "$@" >&2
   fi
-  binary="$out/handler"
+  binary="target/${target:+$target/}release/handler"
 }
 
 # llvm_profdata: the path of rustc's own llvm-profdata, adding rustup's llvm-tools when missing.
@@ -72,24 +67,17 @@ llvm_profdata() {
 
 
 # pgo_profile LLVM_PROFDATA TARGET [CARGO_ARGS...]: builds the instrumented handler, trains it, and
-# merges its counts into target/pgo/handler.profdata.
+# merges its counts into target/pgo/handler.profdata. CARGO_ARGS include --target when TARGET is set.
 pgo_profile() {
   local tool=$1 target=$2
   shift 2
   local root=$PWD/target/pgo
   rm -rf "$root"
   mkdir -p "$root/raw"
-  local target_args=() instrumented
-  if [ -n "$target" ]; then
-    target_args=(--target "$target")
-    instrumented="target/pgo-generate/$target/release/handler"
-  else
-    instrumented="target/pgo-generate/release/handler"
-  fi
   echo "building the instrumented handler (PGO, step 1 of 3)" >&2
   RUSTFLAGS="${RUSTFLAGS:-} -Cprofile-generate=$root/raw" CARGO_TARGET_DIR=target/pgo-generate \
-    cargo build --release --locked --bin handler "${target_args[@]}" "$@" >&2 || return 1
+    cargo build --release --locked --bin handler "$@" >&2 || return 1
   echo "training it (PGO, step 2 of 3)" >&2
-  python3 scripts/pgo-train.py "$instrumented" >&2 || return 1
+  python3 scripts/pgo-train.py "target/pgo-generate/${target:+$target/}release/handler" >&2 || return 1
   "$tool" merge -o "$root/handler.profdata" "$root"/raw/*.profraw >&2
 }
