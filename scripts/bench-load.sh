@@ -16,8 +16,8 @@
 # free port, working directory = the function app root (so the handler reads the shipped ./hooks.toml:
 # one log line per event), GET / polled every 25 ms until it answers, stdout read through a pipe. All
 # traffic goes to 127.0.0.1 only; every request loop is bounded; every process started here is killed on
-# exit. Measurements (about 50 s once the binaries are built; the build from nothing about 4 minutes
-# on 2 cores):
+# exit. Measurements (about 50 s once the binaries are built; the profile-guided build about 5 minutes
+# on 2 cores, 8 from nothing):
 #
 #   1. throughput and latency: wrk, $THREADS threads, $CONNECTIONS connections, POSTing the ModelDeployed
 #      invocation (scripts/wrk-invocation.lua); $ROUNDS rounds, each starting every server in turn for a

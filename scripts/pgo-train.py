@@ -3,22 +3,31 @@
 
     scripts/pgo-train.py INSTRUMENTED_HANDLER [STARTS] [INVOCATIONS_PER_START]
 
-Starts the instrumented handler STARTS times (default 50) as the Functions host starts it (as
-scripts/start-faults.py does: FUNCTIONS_CUSTOMHANDLER_PORT on a free port, the repository root as
-working directory, so it reads the shipped hooks.toml), and each time sends what a Function App
-receives: the invocation of every event fixture under tests/fixtures/ in turn, both schemas and all
-five event types (INVOCATIONS_PER_START in all, default 200, over one keep-alive connection, as the
-host's connection pool sends them), one Event Grid webhook batch and one subscription-validation
-handshake to the webhook door; then SIGTERM, so that it drains and exits and the profile runtime
+Starts the instrumented handler STARTS times (default 50) as the Functions host starts it
+(FUNCTIONS_CUSTOMHANDLER_PORT on a free port, FUNCTIONS_CUSTOMHANDLER_WORKER_ID set), with the
+embedded default hooks (one log line per event: what the shipped Function App does, and what
+bench-load measures), and each time sends what a Function App receives: INVOCATIONS_PER_START
+invocations (default 200) of every event fixture under tests/fixtures/ in turn (both schemas, all five
+event types, system events), a body that is not an invocation, an Event Grid webhook batch and a
+subscription-validation handshake; then SIGTERM, so that it drains and exits and the profile runtime
 writes its counts (to the directory given at build time by -Cprofile-generate).
+
+Notification hooks (Teams, Slack, webhooks delivering to a local receiver) were trained too, once:
+their code then lay beside start-up's, and the default configuration's first answer touched 39 of
+the code's 64 KiB windows instead of 33 (8 more page faults; BENCHMARKS.md). A delivery waits on the
+network for far longer than its code takes, so it is left as code that the training does not run.
 
 Why many starts: start-up runs once per process. With one start among thousands of invocations its
 code would count as cold, and LLVM would place it in .text.unlikely among the code that never runs,
 which is what the cold start pays for in page faults (BENCHMARKS.md). Fifty starts keep it warm.
 
-Every answer must be what the shipped handler answers (200, or 400 for the one deliberately bad
-body); anything else fails the training, and with it the build, rather than train on errors.
-Traffic goes to 127.0.0.1 only; every loop is bounded.
+The handler runs in an empty scratch directory (so it has no hooks.toml and takes the embedded
+default) with the caller's AML_EVENTS_*, FUNCTIONS_*, AZURE_*, IDENTITY_*, AWS_* and RUST_LOG variables
+removed: the repository's own hooks.toml (which may name real Teams channels) or the caller's
+settings must never receive the training's thousands of events. Every answer must be what the
+handler answers to that input (200; 400 or 200 for the body that is not an invocation); anything else
+fails the training, and with it the build, rather than train on errors. Traffic goes to 127.0.0.1
+only; every loop is bounded.
 """
 
 import glob
@@ -34,12 +43,20 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUNCTION = "MlWorkspaceEvents"
-
+# The caller's variables that would change what the handler does, or where it sends.
+STRIPPED = ("AML_EVENTS_", "FUNCTIONS_", "AZURE_", "IDENTITY_", "MSI_", "AWS_", "RUST_LOG",
+            "LLVM_PROFILE_FILE")
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED)}
+    env.update(extra)
+    return env
 
 
 def invocation_bodies(handler):
@@ -48,9 +65,9 @@ def invocation_bodies(handler):
     away: the command line is not what the profile is for."""
     bodies = []
     with tempfile.TemporaryDirectory() as discard:
-        env = dict(os.environ, LLVM_PROFILE_FILE=os.path.join(discard, "cli-%p.profraw"))
+        env = clean_env(LLVM_PROFILE_FILE=os.path.join(discard, "cli-%p.profraw"))
         for path in sorted(glob.glob(os.path.join(ROOT, "tests", "fixtures", "*.json"))):
-            out = subprocess.run([handler, "invocation", path], cwd=ROOT, check=True, env=env,
+            out = subprocess.run([handler, "invocation", path], cwd=discard, check=True, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
             bodies.extend(line for line in out.splitlines() if line.strip())
     if not bodies:
@@ -58,7 +75,7 @@ def invocation_bodies(handler):
     return bodies
 
 
-def webhook_batch():
+def webhook_bodies():
     events = []
     for name in ("eventgrid-model-registered.json", "eventgrid-run-completed.json",
                  "eventgrid-dataset-drift-detected.json"):
@@ -68,13 +85,6 @@ def webhook_batch():
     with open(os.path.join(ROOT, "tests", "fixtures", "eventgrid-subscription-validation.json")) as f:
         validation = f.read().encode()
     return json.dumps(events).encode(), validation
-
-
-def clean_env():
-    """The environment less the profile runtime's own variable: where counts go is set at build time."""
-    env = dict(os.environ)
-    env.pop("LLVM_PROFILE_FILE", None)
-    return env
 
 
 def wait_ready(proc, port):
@@ -99,19 +109,18 @@ def post(conn, path, body, headers, expected):
         raise SystemExit(f"POST {path} answered {response.status}: {answer[:300]!r}")
 
 
-def one_start(handler, bodies, invocations, batch, validation):
+def one_start(handler, workdir, env, bodies, invocations, batch, validation):
     port = free_port()
-    env = dict(clean_env(), FUNCTIONS_CUSTOMHANDLER_PORT=str(port),
+    env = dict(env, FUNCTIONS_CUSTOMHANDLER_PORT=str(port),
                FUNCTIONS_CUSTOMHANDLER_WORKER_ID="pgo-train")
-    proc = subprocess.Popen([handler], cwd=ROOT, env=env,
+    proc = subprocess.Popen([handler], cwd=workdir, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(proc, port)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("GET", "/")
         conn.getresponse().read()
         for i in range(invocations):
-            # Fixtures under tests/fixtures/bad are not here; every top-level fixture is answered 200.
             post(conn, "/" + FUNCTION, bodies[i % len(bodies)],
                  {"Content-Type": "application/json; charset=utf-8",
                   "X-Azure-Functions-InvocationId": f"pgo-{i}"}, (200,))
@@ -139,10 +148,11 @@ def main(argv):
     starts = int(argv[1]) if len(argv) > 1 else 50
     invocations = int(argv[2]) if len(argv) > 2 else 200
     bodies = invocation_bodies(handler)
-    batch, validation = webhook_batch()
+    batch, validation = webhook_bodies()
     began = time.monotonic()
-    for _ in range(starts):
-        one_start(handler, bodies, invocations, batch, validation)
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(starts):
+            one_start(handler, workdir, clean_env(), bodies, invocations, batch, validation)
     print(f"trained: {starts} starts, {starts * invocations} invocations of {len(bodies)} events, "
           f"{time.monotonic() - began:.1f} s", file=sys.stderr)
 

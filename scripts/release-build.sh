@@ -6,9 +6,10 @@
 # The build is profile-guided (PGO), in three steps:
 #   1. an instrumented build (-Cprofile-generate), in its own target directory (target/pgo-generate),
 #      so the flags never mix with the ordinary build's cache;
-#   2. the training run, scripts/pgo-train.py: 50 starts as the Functions host starts the handler, 200
-#      invocations each of every event fixture (both schemas, all five types) and the webhook door,
-#      then SIGTERM; llvm-profdata merges the counts;
+#   2. the training run, scripts/pgo-train.py: 50 starts as the Functions host starts the handler with
+#      the default hooks, 200 invocations each of every event fixture (both schemas, all five types)
+#      and the webhook door, in a scratch directory and without the caller's settings (so nothing
+#      is ever sent anywhere); llvm-profdata merges the counts;
 #   3. the release build with -Cprofile-use, in the ordinary target directory.
 # What it buys, measured on the shipped build (BENCHMARKS.md): LLVM lays out the code by what ran, so
 # start-up and the invocation path share fewer 64 KiB windows of the executable (the cold start's page

@@ -3,7 +3,10 @@
 //! (its tests aside) runs past about 400 lines without saying why at its top.
 //!
 //! The source is read as text: `use` paths and qualified paths that start with `crate::`, `super::`
-//! or `self::`, outside comments and outside a file's `#[cfg(test)] mod tests`.
+//! or `self::`, outside comments and outside a file's `#[cfg(test)] mod tests`. A line's text from
+//! `//` on is taken for a comment, even inside a string (`"https://..."`): a path after such a string
+//! on the same line would be missed. `the_paths_are_read_as_the_compiler_resolves_them` checks that
+//! known dependencies, single and grouped, are seen.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
