@@ -11,7 +11,7 @@ pub use auth::check_auth;
 pub use offline::{
     check, decode, describe, dry_run, read_input, sample, send_input, PartlyDecoded,
 };
-pub use send::{invocation_body, invocations, send, SendReport};
+pub use send::{invocation_body, invocation_text, invocations, send, SendReport};
 pub use subscription::subscription;
 
 use crate::app::load_hooks;

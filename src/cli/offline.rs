@@ -6,6 +6,7 @@ use crate::event::{DecodeError, EventKind, JsonPath, MlEvent, Schema};
 use crate::hooks::config::HooksConfig;
 use crate::pipeline::{decode as decode_body, Body};
 use crate::settings::Settings;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::io::Read;
 
@@ -111,26 +112,34 @@ pub fn check(settings: &Settings) -> Result<String, CliError> {
     Ok(config.check_report())
 }
 
-/// The events of a `send` input: a file, `-`, or `sample:NAME` (Event Grid schema unless `schema`).
-pub fn send_input(input: &str, schema: Schema) -> Result<Vec<Value>, CliError> {
+/// The events of a `send` input: a file, `-`, or `sample:NAME` (Event Grid schema unless `schema`),
+/// each as its text, members in the order the input has them (what is posted is what was given).
+pub fn send_input(input: &str, schema: Schema) -> Result<Vec<Box<RawValue>>, CliError> {
     let text = match input.strip_prefix("sample:") {
         Some(name) => sample(name, schema)?.to_owned(),
         None => read_input(input)?,
     };
-    match serde_json::from_str::<Value>(&text).map_err(|source| CliError::NotJson {
+    let not_json = |source| CliError::NotJson {
         input: input.to_owned(),
         source,
-    })? {
-        Value::Array(items) => Ok(items),
-        single => Ok(vec![single]),
+    };
+    if text.trim_start().starts_with('[') {
+        serde_json::from_str::<Vec<Box<RawValue>>>(&text).map_err(not_json)
+    } else {
+        serde_json::from_str::<Box<RawValue>>(&text)
+            .map(|event| vec![event])
+            .map_err(not_json)
     }
 }
 
 /// `handler send --dry-run`: what every matching hook would send for each event, as pretty JSON.
-pub fn dry_run(events: &[Value], config: &HooksConfig) -> Result<String, CliError> {
+pub fn dry_run<E: serde::Serialize>(
+    events: &[E],
+    config: &HooksConfig,
+) -> Result<String, CliError> {
     let mut out = Vec::new();
     for (index, raw) in events.iter().enumerate() {
-        let text = raw.to_string();
+        let text = serde_json::to_string(raw)?;
         let event = decode_body(Body::Events(text.as_bytes()))
             .map_err(|e| e.error)
             .and_then(|mut events| match events.pop() {

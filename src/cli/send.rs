@@ -1,6 +1,7 @@
 //! `handler send`: posting events to a running handler as the Functions host or Event Grid would.
 
 use super::SendAs;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// What `handler send` did: one line per request (status and body), and whether all were 2xx.
@@ -12,28 +13,49 @@ pub struct SendReport {
     pub ok: bool,
 }
 
+/// `Metadata.sys` of every invocation built here: the trigger's method, a fixed clock and id.
+const SYS: &str = r#"{"MethodName":"MlWorkspaceEvents","UtcNow":"2026-11-25T10:00:00.1234567Z","RandGuid":"0f8fad5b-d9cb-469f-a165-70867728950e"}"#;
+
 /// The body the Functions host POSTs for an Event Grid trigger named `event` (`function.json`): the
-/// event under `Data`, its data again under `Metadata`. Tests, benchmarks and `send` build it here.
+/// event under `Data`, its data again under `Metadata`. The one builder of it: tests, benchmarks,
+/// `send`, and `handler invocation` for the load scripts build it here, from the event's text
+/// ([`invocation_text`]) or, where the member order does not matter, from a [`Value`].
 pub fn invocation_body(event: &Value) -> Value {
+    let sys: Value = serde_json::from_str(SYS).unwrap_or(Value::Null);
     json!({
         "Data": {"event": event},
-        "Metadata": {"data": event.get("data").cloned().unwrap_or(Value::Null),
-                     "sys": {"MethodName": "MlWorkspaceEvents", "UtcNow": "2026-11-25T10:00:00.1234567Z",
-                             "RandGuid": "0f8fad5b-d9cb-469f-a165-70867728950e"}}
+        "Metadata": {"data": event.get("data").cloned().unwrap_or(Value::Null), "sys": sys}
     })
 }
 
+/// [`invocation_body`] around the event's own text, its members in the order it has them. Azure
+/// sends `eventType` before `data`, and the decoder reads `data` in place only then (its one-pass
+/// path); a [`Value`] would sort the members and send every event down the general path instead.
+pub fn invocation_text(event: &RawValue) -> String {
+    /// Only `data`, borrowed; every other member is skipped unread.
+    #[derive(serde::Deserialize)]
+    struct DataMember<'a> {
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+    }
+    let data = serde_json::from_str::<DataMember<'_>>(event.get())
+        .ok()
+        .and_then(|member| member.data)
+        .map_or("null", RawValue::get);
+    format!(
+        r#"{{"Data":{{"event":{}}},"Metadata":{{"data":{data},"sys":{SYS}}}}}"#,
+        event.get()
+    )
+}
+
 /// `handler invocation`: the body of each event's invocation, one compact JSON line each.
-pub fn invocations(events: &[Value]) -> String {
-    let lines: Vec<String> = events
-        .iter()
-        .map(|e| invocation_body(e).to_string())
-        .collect();
+pub fn invocations(events: &[Box<RawValue>]) -> String {
+    let lines: Vec<String> = events.iter().map(|e| invocation_text(e)).collect();
     lines.join("\n")
 }
 
 /// `handler send`: posts `events` to `to`.
-pub async fn send(events: &[Value], to: &str, mode: SendAs) -> SendReport {
+pub async fn send(events: &[Box<RawValue>], to: &str, mode: SendAs) -> SendReport {
     let client = reqwest::Client::new();
     let mut lines = Vec::new();
     let mut ok = true;
@@ -48,14 +70,14 @@ pub async fn send(events: &[Value], to: &str, mode: SendAs) -> SendReport {
                         "X-Azure-Functions-InvocationId",
                         format!("send-{:016x}", fastrand::u64(..)),
                     )
-                    .body(invocation_body(event).to_string())
+                    .body(invocation_text(event))
             })
             .collect(),
         SendAs::Webhook => vec![client
             .post(to)
             .header("Content-Type", "application/json")
             .header("aeg-event-type", "Notification")
-            .body(Value::Array(events.to_vec()).to_string())],
+            .body(batch_text(events))],
     };
     for request in requests {
         match request.send().await {
@@ -74,5 +96,47 @@ pub async fn send(events: &[Value], to: &str, mode: SendAs) -> SendReport {
     SendReport {
         text: lines.join("\n"),
         ok,
+    }
+}
+
+/// An Event Grid batch of `events`, each as its text.
+fn batch_text(events: &[Box<RawValue>]) -> String {
+    let texts: Vec<&str> = events.iter().map(|e| e.get()).collect();
+    format!("[{}]", texts.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_text_builder_keeps_the_event_as_sent_and_agrees_with_the_value_builder() {
+        for (name, text) in crate::event::fixture_events() {
+            let event = raw(&text);
+            let body = invocation_text(&event);
+            assert!(
+                body.contains(&format!(r#"{{"event":{}}}"#, event.get())),
+                "{name:?}: the event's text, as it came"
+            );
+            let value: Value = serde_json::from_str(&text).unwrap();
+            let parsed: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(parsed, invocation_body(&value), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn an_event_without_data_or_not_an_object_has_null_metadata_data() {
+        for text in [r#"{"id":"1"}"#, "17", r#""x""#, r#"{"data":1,"data":2}"#] {
+            let body: Value = serde_json::from_str(&invocation_text(&raw(text))).unwrap();
+            assert_eq!(body["Metadata"]["data"], Value::Null, "{text}");
+            assert_eq!(
+                body["Data"]["event"],
+                serde_json::from_str::<Value>(text).unwrap_or(Value::Null)
+            );
+        }
     }
 }

@@ -243,4 +243,35 @@ mod tests {
             .unwrap_err()
             .contains("not valid JSON"));
     }
+
+    #[test]
+    fn handler_invocation_bodies_take_the_one_pass_path_and_sorted_members_do_not() {
+        // `handler invocation` (and so every load script and bench) keeps the event's member order,
+        // `eventType` before `data` as Azure sends it: the body is decoded in one pass. The same
+        // event as a `Value` has its members sorted, `data` first, and takes the general path.
+        let mut checked = 0;
+        for (name, text) in crate::event::fixture_events() {
+            let event: Box<serde_json::value::RawValue> = serde_json::from_str(&text).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let ml = value["eventType"]
+                .as_str()
+                .or(value["type"].as_str())
+                .is_some_and(|t| t.starts_with("Microsoft.MachineLearningServices."));
+            let type_first = ["\"eventType\"", "\"type\""]
+                .iter()
+                .filter_map(|key| text.find(key))
+                .min()
+                .zip(text.find("\"data\""))
+                .is_some_and(|(ty, data)| ty < data);
+            if !ml || !type_first {
+                continue;
+            }
+            let body = crate::cli::invocation_text(&event);
+            assert!(one_pass(body.as_bytes()).is_some(), "{name:?}");
+            let sorted = crate::cli::invocation_body(&value).to_string();
+            assert!(one_pass(sorted.as_bytes()).is_none(), "{name:?}");
+            checked += 1;
+        }
+        assert!(checked >= 20, "only {checked} fixtures checked");
+    }
 }
