@@ -113,7 +113,7 @@ sync
 target_dir=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 out_dir="$target_dir/${TARGET:+$TARGET/}release"
-HANDLER="$out_dir/handler"
+HANDLER=$binary  # release_build says where it put it
 BASELINE="$out_dir/baseline"
 
 # --- the invocation body (`handler invocation`, as the tests build it) ------------------------------

@@ -17,9 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BINARY=$(realpath "${1:?usage: scripts/fault-windows.sh BINARY}")
-# The invocation body is built by `handler invocation`: BINARY itself, or HANDLER when BINARY is the
-# baseline (which has no commands).
-HANDLER=$(realpath "${HANDLER:-$BINARY}")
+# The invocation body is built by `handler invocation`: the handler beside BINARY (BINARY itself, or
+# the one built with the baseline), or HANDLER. The baseline has no commands: given one, it serves.
+HANDLER=${HANDLER:-$(dirname "$BINARY")/handler}
+[ -x "$HANDLER" ] || { echo "error: no handler at $HANDLER to build the invocation; set HANDLER" >&2; exit 1; }
+HANDLER=$(realpath "$HANDLER")
 LOAD_SECS=${LOAD_SECS:-1}
 FUNCTION=MlWorkspaceEvents
 

@@ -3,13 +3,16 @@
 #
 #   release_build TARGET [CARGO_ARGS...]   # TARGET: a triple, or empty for the host; sets `binary`
 #
+# The host build is built with --target too: without it, RUSTFLAGS would instrument the build
+# scripts and proc-macros as well, and their counts would join the profile.
+#
 # The build is profile-guided (PGO), in three steps:
 #   1. an instrumented build (-Cprofile-generate), in its own target directory (target/pgo-generate),
 #      so the flags never mix with the ordinary build's cache;
-#   2. the training run, scripts/pgo-train.py: 50 starts as the Functions host starts the handler with
-#      the default hooks, 200 invocations each of every event fixture (both schemas, all five types)
-#      and the webhook door, in a scratch directory and without the caller's settings (so nothing
-#      is ever sent anywhere); llvm-profdata merges the counts;
+#   2. the training run, scripts/pgo-train.py: 50 starts as the Functions host starts the handler,
+#      each with 200 invocations cycling through every fixture's event (both schemas, all five
+#      types) and the webhook door, in a scratch directory with log-only hooks and none of the
+#      caller's settings (so nothing is ever sent anywhere); llvm-profdata merges the counts;
 #   3. the release build with -Cprofile-use, in the ordinary target directory.
 # What it buys, measured on the shipped build (BENCHMARKS.md): LLVM lays out the code by what ran, so
 # start-up and the invocation path share fewer 64 KiB windows of the executable (the cold start's page
@@ -21,10 +24,9 @@
 # missing. PGO=0, or a toolchain without that component, builds without a profile (with a warning),
 # as before.
 release_build() {
-  local target=$1
+  local target=${1:-$(rustc -vV | awk '/^host:/ {print $2}')}
   shift
-  local target_args=()
-  [ -z "$target" ] || target_args=(--target "$target")
+  local target_args=(--target "$target")
   local profdata=""
   if [ "${PGO:-1}" != 0 ]; then
     local tool
@@ -50,7 +52,10 @@ release_build() {
     echo "warning: building the release handler without a profile (PGO)" >&2
     cargo build --release --locked --bin handler "${target_args[@]}" "$@" >&2
   fi
-  binary="target/${target:+$target/}release/handler"
+  local target_dir
+  target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+  binary="$target_dir/$target/release/handler"
 }
 
 # llvm_profdata: the path of rustc's own llvm-profdata, adding rustup's llvm-tools when missing.
@@ -68,7 +73,7 @@ llvm_profdata() {
 
 
 # pgo_profile LLVM_PROFDATA TARGET [CARGO_ARGS...]: builds the instrumented handler, trains it, and
-# merges its counts into target/pgo/handler.profdata. CARGO_ARGS include --target when TARGET is set.
+# merges its counts into target/pgo/handler.profdata. CARGO_ARGS include --target TARGET.
 pgo_profile() {
   local tool=$1 target=$2
   shift 2
@@ -79,6 +84,6 @@ pgo_profile() {
   RUSTFLAGS="${RUSTFLAGS:-} -Cprofile-generate=$root/raw" CARGO_TARGET_DIR=target/pgo-generate \
     cargo build --release --locked --bin handler "$@" >&2 || return 1
   echo "training it (PGO, step 2 of 3)" >&2
-  python3 scripts/pgo-train.py "target/pgo-generate/${target:+$target/}release/handler" >&2 || return 1
+  python3 scripts/pgo-train.py "target/pgo-generate/$target/release/handler" >&2 || return 1
   "$tool" merge -o "$root/handler.profdata" "$root"/raw/*.profraw >&2
 }

@@ -7,7 +7,8 @@
         baseline=target/x86_64-unknown-linux-musl/release/baseline \
         handler=target/x86_64-unknown-linux-musl/release/handler
 
-Each binary is started as the Functions host starts the handler (FUNCTIONS_CUSTOMHANDLER_PORT on a
+One server must be named `handler`: its `handler invocation` builds the body that every server is
+sent. Each binary is started as the Functions host starts the handler (FUNCTIONS_CUSTOMHANDLER_PORT on a
 free port, FUNCTIONS_CUSTOMHANDLER_WORKER_ID set, the repository root as working directory, so the
 handler reads the shipped hooks.toml; stdout and stderr to /dev/null); `,VAR=VALUE` adds environment
 variables for that binary only. scripts/bench-load.sh times its cold starts with this file's
