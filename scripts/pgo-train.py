@@ -83,7 +83,14 @@ def invocation_bodies(handler):
         for path in sorted(glob.glob(os.path.join(ROOT, "tests", "fixtures", "*.json"))):
             out = subprocess.run([handler, "invocation", path], cwd=discard, check=True, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
-            bodies.extend(line for line in out.splitlines() if line.strip())
+            lines = [line for line in out.splitlines() if line.strip()]
+            with open(path) as f:
+                loaded = json.load(f)
+            if len(lines) != (len(loaded) if isinstance(loaded, list) else 1):
+                raise SystemExit(f"`handler invocation {path}` did not give one line per event")
+            for line in lines:
+                json.loads(line)  # each line a whole body
+            bodies.extend(lines)
     if not bodies:
         raise SystemExit("no fixtures under tests/fixtures")
     return bodies

@@ -43,9 +43,32 @@ pub fn invocation_text(event: &RawValue) -> String {
         .and_then(|member| member.data)
         .map_or("null", RawValue::get);
     format!(
-        r#"{{"Data":{{"event":{}}},"Metadata":{{"data":{data},"sys":{SYS}}}}}"#,
-        event.get()
+        r#"{{"Data":{{"event":{}}},"Metadata":{{"data":{},"sys":{SYS}}}}}"#,
+        compact(event.get()),
+        compact(data)
     )
+}
+
+/// `json` without the white space between its tokens (it is valid JSON: a [`RawValue`]'s text),
+/// members kept in their order: one line per event, as `handler invocation` promises.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `handler invocation`: the body of each event's invocation, one compact JSON line each.
@@ -119,13 +142,23 @@ mod tests {
             let event = raw(&text);
             let body = invocation_text(&event);
             assert!(
-                body.contains(&format!(r#"{{"event":{}}}"#, event.get())),
+                body.contains(&format!(r#"{{"event":{}}}"#, compact(event.get()))),
                 "{name:?}: the event's text, as it came"
             );
+            assert!(!body.contains('\n'), "{name:?}: one line");
             let value: Value = serde_json::from_str(&text).unwrap();
             let parsed: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(parsed, invocation_body(&value), "{name:?}");
         }
+    }
+
+    #[test]
+    fn compacting_drops_white_space_between_tokens_only() {
+        let text = "{ \"a\" : [1, 2],\n\t\"b\\\" c\": \" x\\\\\" , \"d\": {} }";
+        let compacted = compact(text);
+        assert_eq!(compacted, r#"{"a":[1,2],"b\" c":" x\\","d":{}}"#);
+        let before: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&compacted).unwrap(), before);
     }
 
     #[test]
