@@ -2,7 +2,7 @@
 
 use super::SendAs;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// What `handler send` did: one line per request (status and body), and whether all were 2xx.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,18 +17,15 @@ pub struct SendReport {
 const SYS: &str = r#"{"MethodName":"MlWorkspaceEvents","UtcNow":"2026-11-25T10:00:00.1234567Z","RandGuid":"0f8fad5b-d9cb-469f-a165-70867728950e"}"#;
 
 /// The body the Functions host POSTs for an Event Grid trigger named `event` (`function.json`): the
-/// event under `Data`, its data again under `Metadata`. The one builder of it: tests, benchmarks,
-/// `send`, and `handler invocation` for the load scripts build it here, from the event's text
-/// ([`invocation_text`]) or, where the member order does not matter, from a [`Value`].
+/// event under `Data`, its data again under `Metadata`, as [`invocation_text`] builds it (the one
+/// builder, which tests, benchmarks, `send` and `handler invocation` use). A [`Value`] has its
+/// members sorted, `data` before the type: where the member order matters, build from the text.
 pub fn invocation_body(event: &Value) -> Value {
-    let sys: Value = serde_json::from_str(SYS).unwrap_or(Value::Null);
-    json!({
-        "Data": {"event": event},
-        "Metadata": {"data": event.get("data").cloned().unwrap_or(Value::Null), "sys": sys}
-    })
+    let raw = serde_json::value::to_raw_value(event).expect("a Value is JSON");
+    serde_json::from_str(&invocation_text(&raw)).expect("an invocation around JSON is JSON")
 }
 
-/// [`invocation_body`] around the event's own text, its members in the order it has them. Azure
+/// The invocation body around the event's own text, its members in the order it has them. Azure
 /// sends `eventType` before `data`, and the decoder reads `data` in place only then (its one-pass
 /// path); a [`Value`] would sort the members and send every event down the general path instead.
 pub fn invocation_text(event: &RawValue) -> String {
@@ -137,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn the_text_builder_keeps_the_event_as_sent_and_agrees_with_the_value_builder() {
+    fn the_body_keeps_the_event_as_sent_and_means_what_the_event_means() {
         for (name, text) in crate::event::fixture_events() {
             let event = raw(&text);
             let body = invocation_text(&event);
