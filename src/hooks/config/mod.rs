@@ -123,9 +123,9 @@ pub struct HookSettings {
     /// How long a "done" record lives.
     pub dedupe_ttl: Duration,
     /// The in-memory store's bound on records: not in the file, a process setting
-    /// (`AML_EVENTS_DEDUPE_MAX_RECORDS`, which `App` puts here); [`DEFAULT_MAX_RECORDS`] until then.
+    /// (`AML_EVENTS_DEDUPE_MAX_RECORDS`, which `App` puts here); [`DEFAULT_DEDUPE_MAX_RECORDS`] until then.
     ///
-    /// [`DEFAULT_MAX_RECORDS`]: crate::hooks::dedupe::DEFAULT_MAX_RECORDS
+    /// [`DEFAULT_DEDUPE_MAX_RECORDS`]: crate::settings::DEFAULT_DEDUPE_MAX_RECORDS
     pub dedupe_max_records: std::num::NonZeroUsize,
     /// Output binding for undecodable events.
     pub poison_binding: Option<String>,

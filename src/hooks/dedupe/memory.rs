@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub use crate::settings::DEFAULT_DEDUPE_MAX_RECORDS as DEFAULT_MAX_RECORDS;
+use crate::settings::DEFAULT_DEDUPE_MAX_RECORDS;
 
 #[derive(Debug)]
 enum State {
@@ -152,9 +152,9 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty store of at most [`DEFAULT_MAX_RECORDS`].
+    /// An empty store of at most [`DEFAULT_DEDUPE_MAX_RECORDS`].
     pub fn new() -> Self {
-        Self::with_max_records(DEFAULT_MAX_RECORDS)
+        Self::with_max_records(DEFAULT_DEDUPE_MAX_RECORDS)
     }
 
     /// An empty store of at most `max_records` records (more only while all of them are live leases).

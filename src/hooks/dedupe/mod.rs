@@ -14,7 +14,7 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
-pub use memory::{MemoryStore, DEFAULT_MAX_RECORDS};
+pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
 

@@ -209,7 +209,7 @@ impl Validator<'_> {
             deadline: Duration::from_millis(deadline_ms),
             dedupe,
             dedupe_ttl: Duration::from_secs(ttl),
-            dedupe_max_records: crate::hooks::dedupe::DEFAULT_MAX_RECORDS,
+            dedupe_max_records: crate::settings::DEFAULT_DEDUPE_MAX_RECORDS,
             poison_binding: raw.poison_binding,
             identity: crate::settings::IdentitySettings::default(),
         })
