@@ -92,7 +92,7 @@ fn paths(code: &str) -> Vec<Vec<String>> {
             }
         }
     }
-    found
+    found.into_iter().map(|(path, _)| path).collect()
 }
 
 fn at_boundary(code: &str, at: usize) -> bool {
@@ -100,9 +100,12 @@ fn at_boundary(code: &str, at: usize) -> bool {
     !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-/// Reads the path at the start of `text` (segments joined by `::`, perhaps ending in a group),
-/// adding each full path to `out`. `x as y` gives `x`'s path (the alias is [`reexports`]'s business).
-fn expand(mut prefix: Vec<String>, text: &str, out: &mut Vec<Vec<String>>) {
+/// A path and the name it is given with `as`, if any.
+type Leaf = (Vec<String>, Option<String>);
+
+/// Reads the path at the start of `text` (segments joined by `::`, perhaps ending in a group, a leaf
+/// perhaps renamed with `as`), adding each full path to `out`.
+fn expand(mut prefix: Vec<String>, text: &str, out: &mut Vec<Leaf>) {
     let mut rest = text.trim_start();
     loop {
         if let Some(group) = rest.strip_prefix('{') {
@@ -124,20 +127,30 @@ fn expand(mut prefix: Vec<String>, text: &str, out: &mut Vec<Vec<String>>) {
             }
             return;
         }
-        let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
+        let end = identifier_end(rest);
         if end > 0 {
             prefix.push(rest[..end].to_owned());
         }
         match rest[end..].strip_prefix("::") {
             Some(next) if end > 0 => rest = next.trim_start(),
-            _ => break,
+            _ => {
+                rest = &rest[end..];
+                break;
+            }
         }
     }
+    let alias = rest.trim_start().strip_prefix("as ").map(|name| {
+        let name = name.trim_start();
+        name[..identifier_end(name)].to_owned()
+    });
     if !prefix.is_empty() {
-        out.push(prefix);
+        out.push((prefix, alias));
     }
+}
+
+fn identifier_end(text: &str) -> usize {
+    text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len())
 }
 
 /// What each module re-exports: (module, the name it gives) → the path it names, from its
@@ -150,64 +163,25 @@ fn reexports(modules: &BTreeMap<ModPath, Module>) -> BTreeMap<(ModPath, String),
             if !(head.ends_with("pub") || head.ends_with(')')) || !head.contains("pub") {
                 continue;
             }
-            let statement = &m.code[at + 4..];
+            let statement = m.code[at + 4..].trim_start();
             let statement = &statement[..statement.find(';').unwrap_or(statement.len())];
-            let text = if ["crate::", "super::", "self::"]
+            let relative = !["crate::", "super::", "self::"]
                 .iter()
-                .any(|p| statement.trim_start().starts_with(p))
-            {
-                statement.to_owned()
+                .any(|p| statement.starts_with(p));
+            let prefix = if relative {
+                vec!["self".to_owned()]
             } else {
-                format!("self::{}", statement.trim_start())
+                Vec::new()
             };
-            for item in group_items(&text) {
-                let (path, alias) = match item.split_once(" as ") {
-                    Some((path, alias)) => (path.trim().to_owned(), alias.trim().to_owned()),
-                    None => (item.trim().to_owned(), String::new()),
-                };
-                let mut segments = Vec::new();
-                expand(Vec::new(), &path, &mut segments);
-                if let Some(segments) = segments.pop() {
-                    let name = if alias.is_empty() {
-                        segments.last().cloned().unwrap_or_default()
-                    } else {
-                        alias
-                    };
-                    map.insert((module.clone(), name), segments);
-                }
+            let mut leaves = Vec::new();
+            expand(prefix, statement, &mut leaves);
+            for (path, alias) in leaves {
+                let name = alias.or_else(|| path.last().cloned()).unwrap_or_default();
+                map.insert((module.clone(), name), path);
             }
         }
     }
     map
-}
-
-/// A `use` tree flattened to one `a::b::c` (perhaps `… as d`) text per leaf.
-fn group_items(text: &str) -> Vec<String> {
-    let text = text.trim();
-    let Some(open) = text.find('{') else {
-        return vec![text.to_owned()];
-    };
-    let prefix = &text[..open];
-    let inner = &text[open + 1..text.rfind('}').unwrap_or(text.len())];
-    let mut items = Vec::new();
-    let (mut depth, mut start) = (0, 0);
-    for (i, c) in inner.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            ',' if depth == 0 => {
-                items.push(&inner[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    items.push(&inner[start..]);
-    items
-        .into_iter()
-        .filter(|item| !item.trim().is_empty())
-        .flat_map(|item| group_items(&format!("{prefix}{}", item.trim())))
-        .collect()
 }
 
 /// The module a path names: the longest prefix of it that is a module of the crate, or, when the
@@ -389,15 +363,29 @@ fn the_paths_are_read_as_the_compiler_resolves_them() {
             vec!["super", "Action"]
         ]
     );
-    // A re-export under another name.
-    let memory: ModPath = vec!["hooks".into(), "dedupe".into(), "memory".into()];
+    // A re-export under another name, and a child's items re-exported in a group.
+    let module = |code: &str| Module {
+        file: PathBuf::from("x.rs"),
+        code: code.to_owned(),
+        code_lines: 1,
+        head: String::new(),
+    };
+    let synthetic = BTreeMap::from([(
+        vec!["a".to_owned()],
+        module("pub use crate::b::C as D;\npub(crate) use child::{E, f::G};\nuse crate::h::I;"),
+    )]);
+    let found = reexports(&synthetic);
+    let names: Vec<(&str, String)> = found
+        .iter()
+        .map(|((_, name), path)| (name.as_str(), path.join("::")))
+        .collect();
     assert_eq!(
-        reexported.get(&(memory, "DEFAULT_MAX_RECORDS".to_owned())),
-        Some(&vec![
-            "crate".to_owned(),
-            "settings".into(),
-            "DEFAULT_DEDUPE_MAX_RECORDS".into()
-        ])
+        names,
+        [
+            ("D", "crate::b::C".to_owned()),
+            ("E", "self::child::E".to_owned()),
+            ("G", "self::child::f::G".to_owned())
+        ]
     );
     // The code after `mod tests;` counts; a test block does not.
     let subscription = &modules[&vec!["subscription".to_owned()]];
