@@ -5,17 +5,12 @@
 
 use crate::support::receiver;
 
-use crate::support::{fixture_events, free_port, invocation, spawn_app, Handler, TestApp};
+use crate::support::{fixture_events, free_port, invocation, spawn_app, Handler};
 use receiver::{Behaviour, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const FUNCTION: &str = "MlWorkspaceEvents";
-
-/// The app serving `hooks_toml` (written to a temporary file), with `env`, in this process.
-async fn handler_with(hooks_toml: &str, env: &[(&str, &str)]) -> TestApp {
-    spawn_app(env, Some(hooks_toml)).await
-}
 
 fn event(fixture: &str) -> Value {
     fixture_events(fixture).remove(0)
@@ -26,10 +21,10 @@ fn with_id(mut event: Value, id: &str) -> Value {
     event
 }
 
-async fn invoke(handler: &TestApp, event: &Value) -> (u16, Value) {
-    let response = handler
-        .invoke(FUNCTION, "inv", invocation(event).to_string())
-        .await;
+/// POSTs `event`'s invocation to the app or process at `base`.
+async fn invoke(base: &str, event: &Value) -> (u16, Value) {
+    let response =
+        crate::support::host_request(base, FUNCTION, "inv", invocation(event).to_string()).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
@@ -74,8 +69,7 @@ template = "{{ data_drift_name }} drifted by {{ drift_coefficient }}"
 [hooks.when]
 drift_above = 0.7
 "#;
-    let handler = handler_with(
-        hooks,
+    let handler = spawn_app(
         &[
             ("TEAMS_WEBHOOK_URL", &receiver.url("/teams/TEAMS-SECRET")),
             ("SLACK_WEBHOOK_URL", &receiver.url("/slack/SLACK-SECRET")),
@@ -85,6 +79,7 @@ drift_above = 0.7
             ),
             ("GITHUB_TOKEN", "ghp_TESTTOKEN"),
         ],
+        Some(hooks),
     )
     .await;
 
@@ -92,7 +87,7 @@ drift_above = 0.7
     let wsid = "wsid=/subscriptions/%7Bsubscription-id%7D/resourceGroups/%7Bresource-group-name%7D/providers/Microsoft.MachineLearningServices/workspaces/%7Bworkspace-name%7D";
     // Teams: an Adaptive Card with the template as text, the facts as a fact set and a button to the
     // endpoint in Azure ML studio.
-    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    let (status, answer) = invoke(&handler.base, &event("eventgrid-model-deployed.json")).await;
     assert_eq!(status, 200, "{answer}");
     let teams = receiver.delivered("/teams/TEAMS-SECRET");
     assert_eq!(teams.len(), 1);
@@ -135,7 +130,7 @@ drift_above = 0.7
 
     // Slack: text plus blocks with the facts and a link to the run in studio; mrkdwn control
     // characters escaped.
-    let (status, _) = invoke(&handler, &event("cloudevents-run-status-changed.json")).await;
+    let (status, _) = invoke(&handler.base, &event("cloudevents-run-status-changed.json")).await;
     assert_eq!(status, 200);
     let slack = receiver.delivered("/slack/SLACK-SECRET");
     assert_eq!(slack.len(), 1);
@@ -157,12 +152,20 @@ drift_above = 0.7
         })
     );
     // A run that is merely running does not alert.
-    let (status, _) = invoke(&handler, &event("eventgrid-run-status-changed-live.json")).await;
+    let (status, _) = invoke(
+        &handler.base,
+        &event("eventgrid-run-status-changed-live.json"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(receiver.requests("/slack/SLACK-SECRET").len(), 1);
 
     // GitHub repository_dispatch: templated JSON body and headers.
-    let (status, _) = invoke(&handler, &event("eventgrid-model-registered-live.json")).await;
+    let (status, _) = invoke(
+        &handler.base,
+        &event("eventgrid-model-registered-live.json"),
+    )
+    .await;
     assert_eq!(status, 200);
     let dispatch = receiver.delivered("/repos/contoso/churn/dispatches");
     assert_eq!(dispatch.len(), 1);
@@ -175,14 +178,18 @@ drift_above = 0.7
     );
 
     // Output binding: part of the invocation's answer.
-    let (status, answer) = invoke(&handler, &event("eventgrid-dataset-drift-detected.json")).await;
+    let (status, answer) = invoke(
+        &handler.base,
+        &event("eventgrid-dataset-drift-detected.json"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(
         answer["Outputs"],
         json!({"retrain": "myDriftMonitor drifted by 0.8350349068479208"})
     );
     let (status, answer) = invoke(
-        &handler,
+        &handler.base,
         &event("eventgrid-dataset-drift-detected-null-times.json"),
     )
     .await;
@@ -205,12 +212,12 @@ fn webhook_hook(name: &str, path_env: &str, retries: u32, timeout_ms: u64) -> St
 async fn a_4xx_is_not_retried_and_answers_200_unless_the_hook_opts_to_retry() {
     let receiver = Receiver::start().await;
     receiver.script("/hook", vec![Behaviour::status(400)]);
-    let handler = handler_with(
-        &webhook_hook("n", "HOOK_URL", 3, 2000),
+    let handler = spawn_app(
         &[("HOOK_URL", &receiver.url("/hook"))],
+        Some(&webhook_hook("n", "HOOK_URL", 3, 2000)),
     )
     .await;
-    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    let (status, answer) = invoke(&handler.base, &event("eventgrid-model-deployed.json")).await;
     assert_eq!(
         status, 200,
         "a retry would be refused the same way: Event Grid must not redeliver"
@@ -229,8 +236,8 @@ async fn a_4xx_is_not_retried_and_answers_200_unless_the_hook_opts_to_retry() {
         "{}on_permanent_failure = \"retry\"\n",
         webhook_hook("n", "HOOK_URL", 3, 2000)
     );
-    let handler = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/retry"))]).await;
-    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    let handler = spawn_app(&[("HOOK_URL", &receiver.url("/retry"))], Some(&hooks)).await;
+    let (status, answer) = invoke(&handler.base, &event("eventgrid-model-deployed.json")).await;
     assert_eq!(
         status, 500,
         "the host fails the invocation so Event Grid redelivers"
@@ -248,8 +255,8 @@ async fn a_target_that_is_down_fails_fast_with_a_clear_error() {
     let down = format!("http://127.0.0.1:{}/hook", free_port());
     // No retry here, so no real-time backoff: retrying a refused connection is tested in process.
     let hooks = webhook_hook("n", "HOOK_URL", 0, 1000);
-    let handler = handler_with(&hooks, &[("HOOK_URL", &down)]).await;
-    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    let handler = spawn_app(&[("HOOK_URL", &down)], Some(&hooks)).await;
+    let (status, answer) = invoke(&handler.base, &event("eventgrid-model-deployed.json")).await;
     assert_eq!(status, 500);
     let logs = answer["Logs"].to_string();
     assert!(
@@ -268,25 +275,25 @@ async fn redelivery_after_a_partial_failure_notifies_each_target_exactly_once() 
         webhook_hook("a", "A_URL", 0, 2000),
         webhook_hook("b", "B_URL", 0, 2000)
     );
-    let handler = handler_with(
-        &hooks,
+    let handler = spawn_app(
         &[
             ("A_URL", &receiver.url("/a")),
             ("B_URL", &receiver.url("/b")),
         ],
+        Some(&hooks),
     )
     .await;
     let deployed = event("eventgrid-model-deployed.json");
 
-    let (status, _) = invoke(&handler, &deployed).await;
+    let (status, _) = invoke(&handler.base, &deployed).await;
     assert_eq!(status, 500, "hook b failed: Event Grid must redeliver");
-    let (status, answer) = invoke(&handler, &deployed).await;
+    let (status, answer) = invoke(&handler.base, &deployed).await;
     assert_eq!(status, 200, "{answer}");
     assert!(
         answer["Logs"].to_string().contains("hook a: already done"),
         "{answer}"
     );
-    let (status, _) = invoke(&handler, &deployed).await;
+    let (status, _) = invoke(&handler.base, &deployed).await;
     assert_eq!(status, 200);
 
     assert_eq!(receiver.delivered("/a").len(), 1);
@@ -294,7 +301,7 @@ async fn redelivery_after_a_partial_failure_notifies_each_target_exactly_once() 
     assert_eq!(receiver.requests("/b").len(), 2);
 
     // Dedupe is per event id: another event with the same content is another notification.
-    let (status, _) = invoke(&handler, &with_id(deployed, "another-event-id")).await;
+    let (status, _) = invoke(&handler.base, &with_id(deployed, "another-event-id")).await;
     assert_eq!(status, 200);
     assert_eq!(receiver.delivered("/a").len(), 2);
     assert_eq!(receiver.delivered("/b").len(), 2);
@@ -304,13 +311,16 @@ async fn redelivery_after_a_partial_failure_notifies_each_target_exactly_once() 
 async fn concurrent_duplicate_deliveries_notify_once() {
     let receiver = Receiver::start().await;
     receiver.script("/hook", vec![Behaviour::slow(Duration::from_millis(500))]);
-    let handler = handler_with(
-        &webhook_hook("n", "HOOK_URL", 0, 2000),
+    let handler = spawn_app(
         &[("HOOK_URL", &receiver.url("/hook"))],
+        Some(&webhook_hook("n", "HOOK_URL", 0, 2000)),
     )
     .await;
     let deployed = event("eventgrid-model-deployed.json");
-    let (first, second) = tokio::join!(invoke(&handler, &deployed), invoke(&handler, &deployed));
+    let (first, second) = tokio::join!(
+        invoke(&handler.base, &deployed),
+        invoke(&handler.base, &deployed)
+    );
     assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
     assert_eq!(receiver.requests("/hook").len(), 1);
 }
@@ -318,9 +328,9 @@ async fn concurrent_duplicate_deliveries_notify_once() {
 #[tokio::test]
 async fn undecodable_events_go_to_the_poison_binding_when_configured() {
     let hooks = "[settings]\npoison_binding = \"poison\"\n";
-    let handler = handler_with(hooks, &[]).await;
+    let handler = spawn_app(&[], Some(hooks)).await;
     let bad = json!({"id": "p1", "eventType": "Microsoft.MachineLearningServices.ModelRegistered", "data": {"modelVersion": [1]}});
-    let (status, answer) = invoke(&handler, &bad).await;
+    let (status, answer) = invoke(&handler.base, &bad).await;
     assert_eq!(status, 200);
     let poison = &answer["Outputs"]["poison"];
     assert_eq!(poison["path"], "$.Data.event.data.modelVersion");
@@ -343,13 +353,13 @@ retries = 0
 headers = { Authorization = "Bearer ${env:API_TOKEN}" }
 "#;
     let url = receiver.url("/hook/SECRET-PATH-TOKEN");
-    let handler = handler_with(
-        hooks,
+    let handler = spawn_app(
         &[("HOOK_URL", &url), ("API_TOKEN", "SECRET-API-TOKEN")],
+        Some(hooks),
     )
     .await;
     let hooks_path = handler.hooks_path().expect("the app's hooks file");
-    let (status, answer) = invoke(&handler, &event("eventgrid-model-deployed.json")).await;
+    let (status, answer) = invoke(&handler.base, &event("eventgrid-model-deployed.json")).await;
     // A 401 is permanent: answered 200, its error (checked for secrets below) in `Logs` and stderr.
     assert_eq!(status, 200);
     assert!(answer["Logs"].to_string().contains("401"), "{answer}");
@@ -409,7 +419,7 @@ headers = { Authorization = "Bearer ${env:API_TOKEN}" }
 async fn dry_run_prints_payloads_and_sends_nothing_and_send_posts_to_a_handler() {
     let receiver = Receiver::start().await;
     let hooks = webhook_hook("n", "HOOK_URL", 0, 2000);
-    let handler = handler_with(&hooks, &[("HOOK_URL", &receiver.url("/hook"))]).await;
+    let handler = spawn_app(&[("HOOK_URL", &receiver.url("/hook"))], Some(&hooks)).await;
     let hooks_path = handler.hooks_path().expect("the app's hooks file");
 
     let dry = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
@@ -517,14 +527,7 @@ async fn sigterm_during_an_in_flight_hook_finishes_it_then_exits() {
         receiver.arrived("/hook", 1).await;
         handler.terminate();
     };
-    let invoked = async {
-        let response = handler
-            .invoke(FUNCTION, "inv", invocation(&deployed).to_string())
-            .await;
-        let status = response.status().as_u16();
-        (status, response.json::<Value>().await.unwrap())
-    };
-    let ((status, answer), ()) = tokio::join!(invoked, signal);
+    let ((status, answer), ()) = tokio::join!(invoke(&handler.base, &deployed), signal);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(receiver.delivered("/hook").len(), 1);
     let (exit, _, _) = handler.wait(Duration::from_secs(15));
